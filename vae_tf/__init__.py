@@ -1,0 +1,58 @@
+"""vae_tf: variational autoencoders in Keras 3 (TensorFlow backend), for teaching and reuse.
+
+Importing ``vae_tf`` registers its layers and models with Keras, so that
+``keras.models.load_model("model.keras")`` can rebuild them.
+"""
+
+from .architectures import build_decoder, build_encoder
+from .conditional import AuxiliaryClassifierVAE, ConditionalVAE, build_classifier
+from .data import (
+    MNISTError,
+    binarize,
+    binarize_dynamic,
+    find_mnist,
+    load_mnist,
+    make_dataset,
+    scale_images,
+    split_validation,
+    subset,
+    validate_mnist,
+)
+from .layers import Sampling
+from .losses import (
+    bernoulli_log_likelihood,
+    elbo,
+    gaussian_log_likelihood,
+    kl_divergence,
+    reconstruction_log_likelihood,
+)
+from .models import VAE
+from .settings import quick_mode
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuxiliaryClassifierVAE",
+    "ConditionalVAE",
+    "MNISTError",
+    "Sampling",
+    "VAE",
+    "bernoulli_log_likelihood",
+    "binarize",
+    "binarize_dynamic",
+    "build_classifier",
+    "build_decoder",
+    "build_encoder",
+    "elbo",
+    "find_mnist",
+    "gaussian_log_likelihood",
+    "kl_divergence",
+    "load_mnist",
+    "make_dataset",
+    "quick_mode",
+    "reconstruction_log_likelihood",
+    "scale_images",
+    "split_validation",
+    "subset",
+    "validate_mnist",
+]

@@ -1,0 +1,235 @@
+"""MNIST loading (offline first), preprocessing and ``tf.data`` input pipelines.
+
+Where :func:`load_mnist` looks, in order:
+
+1. the ``path`` argument;
+2. the environment variable ``VAE_TF_MNIST`` (a path to a ``mnist.npz``);
+3. ``data/mnist.npz`` in the current directory, then in the project checkout that holds this
+   package (so notebooks run from ``notebooks/`` find it too);
+4. ``keras.datasets.mnist.load_data()``: Keras's cache ``~/.keras/datasets/mnist.npz``, or a
+   download (what users with internet get).
+
+A file must be in Keras's ``mnist.npz`` layout: ``x_train``/``x_test`` of shape ``(n, 28, 28)``
+with integer pixel values 0-255, ``y_train``/``y_test`` of shape ``(n,)`` with labels 0-9. Any
+number of examples is accepted (the offline copy has 24,345 training images, not 60,000).
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+ENV_VAR = "VAE_TF_MNIST"
+KEYS = ("x_train", "y_train", "x_test", "y_test")
+IMAGE_SHAPE = (28, 28)
+NUM_CLASSES = 10
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+class MNISTError(ValueError):
+    """MNIST could not be loaded; the message says what was wrong and how to fix it."""
+
+
+def _local_candidates() -> list[Path]:
+    seen, out = set(), []
+    for p in (Path.cwd() / "data" / "mnist.npz", PROJECT_ROOT / "data" / "mnist.npz"):
+        key = p.resolve() if p.exists() else p
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+_HOW_TO_FIX = (
+    "Put a Keras-format mnist.npz at data/mnist.npz in the project, or pass its path "
+    f"(load_mnist(path=...), the CLI's --data PATH), or set {ENV_VAR}=/path/to/mnist.npz."
+)
+
+
+def find_mnist(path: str | os.PathLike | None = None) -> Path | None:
+    """The local ``mnist.npz`` that :func:`load_mnist` would read, or ``None`` (then Keras's
+    loader is used). Raises :class:`MNISTError` if ``path`` or ``$VAE_TF_MNIST`` names a
+    file that does not exist."""
+    for given, origin in ((path, "path"), (os.environ.get(ENV_VAR) or None, f"${ENV_VAR}")):
+        if given is None:
+            continue
+        p = Path(given).expanduser()
+        if p.is_dir():
+            p = p / "mnist.npz"
+        if not p.is_file():
+            raise MNISTError(f"MNIST file not found: {str(given)!r} (from {origin}). {_HOW_TO_FIX}")
+        return p
+    return next((p for p in _local_candidates() if p.is_file()), None)
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    if not os.access(path, os.R_OK):
+        raise MNISTError(f"MNIST file {str(path)!r} is not readable (check its permissions).")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in KEYS if k not in f.files]
+            if missing:
+                raise MNISTError(
+                    f"MNIST file {str(path)!r} lacks the arrays {missing} (it has {sorted(f.files)}); "
+                    "expected Keras's mnist.npz layout with x_train, y_train, x_test, y_test."
+                )
+            return {k: f[k] for k in KEYS}
+    except MNISTError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
+        raise MNISTError(
+            f"MNIST file {str(path)!r} is corrupt, truncated or not an .npz archive ({type(e).__name__}: {e}). "
+            "Replace it with a fresh copy of Keras's mnist.npz."
+        ) from None
+
+
+def validate_mnist(arrays: dict[str, np.ndarray], source: str = "MNIST") -> Arrays:
+    """Check Keras-layout MNIST arrays and return ``((x_train, y_train), (x_test, y_test))``
+    with ``uint8`` images and ``uint8`` labels. Raises :class:`MNISTError` naming the problem:
+    a wrong shape, a non-integer dtype, pixel values outside 0-255, labels outside 0-9, or
+    image and label counts that differ."""
+    out = {}
+    for split in ("train", "test"):
+        x, y = np.asarray(arrays[f"x_{split}"]), np.asarray(arrays[f"y_{split}"])
+        if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE:
+            raise MNISTError(f"{source}: x_{split} has shape {x.shape}, expected (n, 28, 28).")
+        if y.ndim != 1:
+            raise MNISTError(f"{source}: y_{split} has shape {y.shape}, expected (n,).")
+        if len(x) != len(y):
+            raise MNISTError(f"{source}: x_{split} has {len(x)} images but y_{split} has {len(y)} labels.")
+        if len(x) == 0:
+            raise MNISTError(f"{source}: x_{split} is empty.")
+        if not np.issubdtype(x.dtype, np.integer):
+            raise MNISTError(
+                f"{source}: x_{split} has dtype {x.dtype}, expected integer pixel values 0-255 (uint8) "
+                "as in Keras's mnist.npz; if your images are scaled to [0, 1], save (x * 255).astype('uint8')."
+            )
+        if x.min() < 0 or x.max() > 255:
+            raise MNISTError(
+                f"{source}: x_{split} pixel values are out of range [{x.min()}, {x.max()}]; expected 0-255."
+            )
+        if not np.issubdtype(y.dtype, np.integer):
+            raise MNISTError(f"{source}: y_{split} has dtype {y.dtype}, expected integer labels 0-9.")
+        if y.min() < 0 or y.max() >= NUM_CLASSES:
+            raise MNISTError(f"{source}: y_{split} has labels outside 0-9 (range [{y.min()}, {y.max()}]).")
+        out[split] = (x.astype("uint8", copy=False), y.astype("uint8", copy=False))
+    return out["train"], out["test"]
+
+
+def load_mnist(path: str | os.PathLike | None = None) -> Arrays:
+    """Load MNIST like ``keras.datasets.mnist.load_data()``: ``((x_train, y_train), (x_test, y_test))``.
+
+    Images are ``uint8`` of shape ``(n, 28, 28)``, labels ``uint8`` of shape ``(n,)``. The
+    search order is in this module's docstring. Raises :class:`MNISTError` with what to do
+    for a missing, unreadable, corrupt or wrongly formatted file, and when no local copy
+    exists and the download fails (offline).
+    """
+    local = find_mnist(path)
+    if local is not None:
+        return validate_mnist(_read_npz(local), source=f"MNIST file {str(local)!r}")
+    try:
+        import keras
+
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    except Exception as e:  # offline: the download raises from deep inside urllib
+        looked = ", ".join(str(p) for p in _local_candidates())
+        raise MNISTError(
+            f"MNIST is not available: no local copy (looked at {looked} and ${ENV_VAR}) and the download "
+            f"by keras.datasets.mnist.load_data() failed ({type(e).__name__}: {e}). "
+            f"On an offline machine: {_HOW_TO_FIX}"
+        ) from None
+    return validate_mnist(
+        {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}, source="Keras MNIST"
+    )
+
+
+# --------------------------------------------------------------------------- preprocessing
+def scale_images(x: np.ndarray) -> np.ndarray:
+    """``uint8`` images ``(n, h, w)`` to ``float32`` in ``[0, 1]`` with a channel axis:
+    ``(n, h, w, 1)``. Images that already have a channel axis keep their shape."""
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[..., None]
+    return (x.astype("float32") / 255.0) if np.issubdtype(x.dtype, np.integer) else x.astype("float32")
+
+
+def binarize(x: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Static binarization: pixels of ``x`` (in ``[0, 1]``) above ``threshold`` become 1, others 0."""
+    return (np.asarray(x) > threshold).astype("float32")
+
+
+def binarize_dynamic(x: np.ndarray, seed: int | None = None) -> np.ndarray:
+    """Dynamic (stochastic) binarization: each pixel becomes 1 with probability equal to its
+    grey level in ``[0, 1]``. The same ``seed`` gives the same result."""
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype="float32")
+    return (rng.random(x.shape, dtype="float32") < x).astype("float32")
+
+
+def split_validation(
+    x: np.ndarray, y: np.ndarray, val_fraction: float = 0.1, seed: int = 0
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Random split of ``(x, y)`` into ``((x_fit, y_fit), (x_val, y_val))``; ``val_fraction``
+    of the examples (at least one) go to validation. Keeps the test set for final numbers."""
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}.")
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_val = max(1, int(round(len(x) * val_fraction)))
+    val, fit = order[:n_val], order[n_val:]
+    return (x[fit], y[fit]), (x[val], y[val])
+
+
+def subset(x: np.ndarray, y: np.ndarray | None = None, n: int | None = None, seed: int = 0):
+    """A random subset of ``n`` examples (all of them if ``n`` is None or >= len(x)),
+    returned as ``(x, y)``, order shuffled by ``seed``."""
+    if n is None or n >= len(x):
+        return x, y
+    idx = np.random.default_rng(seed).permutation(len(x))[:n]
+    return x[idx], (None if y is None else y[idx])
+
+
+def make_dataset(
+    x: np.ndarray,
+    y: np.ndarray | None = None,
+    batch_size: int = 128,
+    shuffle: bool = True,
+    seed: int | None = None,
+    binarization: str | None = None,
+):
+    """A ``tf.data.Dataset`` of ``float32`` image batches in ``[0, 1]``, ``(batch, 28, 28, 1)``
+    (or ``(images, labels)`` batches when ``y`` is given).
+
+    ``x`` may be ``uint8`` (0-255) or already scaled. ``binarization``: ``None`` (grey levels),
+    ``"static"`` (threshold 0.5, once) or ``"dynamic"`` (a fresh Bernoulli draw per epoch,
+    seeded). The data are cached in memory, reshuffled every epoch (seeded) and prefetched.
+    """
+    import tensorflow as tf
+
+    if binarization not in (None, "static", "dynamic"):
+        raise ValueError(f"binarization must be None, 'static' or 'dynamic', got {binarization!r}.")
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    x = scale_images(x)
+    if binarization == "static":
+        x = binarize(x)
+    tensors = x if y is None else (x, np.asarray(y).astype("int32"))
+    ds = tf.data.Dataset.from_tensor_slices(tensors).cache()
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(int(batch_size))
+    if binarization == "dynamic":
+        noise = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+
+        def _draw(batch, pair):
+            images = batch if y is None else batch[0]
+            u = tf.random.stateless_uniform(tf.shape(images), seed=tf.cast(pair % (2**31), tf.int32))
+            images = tf.cast(u < images, images.dtype)
+            return images if y is None else (images, batch[1])
+
+        ds = tf.data.Dataset.zip((ds, noise)).map(_draw, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,132 @@
+"""The terms of the evidence lower bound (ELBO), in closed form where one exists.
+
+Every function here works per example: it sums over the event axes (all pixels, or all
+latent dimensions) and returns a tensor of shape ``(batch,)`` in **nats**. Averaging over the
+batch is left to the caller, so that the same functions serve training losses (mean over
+the batch) and held-out evaluation (mean over the whole test set).
+
+Conventions: the decoder outputs **logits** ``l`` of shape ``(batch, *image_shape)``; the pixel
+mean is ``sigmoid(l)`` under both likelihoods.
+"""
+
+from __future__ import annotations
+
+import math
+
+from keras import ops
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+def _sum_over_event_axes(t):
+    """Sum a ``(batch, ...)`` tensor over every axis but the first."""
+    axes = tuple(range(1, len(t.shape)))
+    return ops.sum(t, axis=axes) if axes else t
+
+
+def kl_divergence(
+    z_mean,
+    z_log_var,
+    prior_mean=None,
+    prior_log_var=None,
+    per_dimension: bool = False,
+):
+    """Closed-form ``KL(q || p)`` between diagonal Gaussians, in nats.
+
+    ``q = N(z_mean, exp(z_log_var))``; ``p = N(prior_mean, exp(prior_log_var))``, or the
+    standard normal ``N(0, I)`` when both prior arguments are ``None``. For one dimension::
+
+        KL = 0.5 * (var_q / var_p + (mu_p - mu_q)**2 / var_p - 1 + log var_p - log var_q)
+
+    which for the standard-normal prior is ``0.5 * (var_q + mu_q**2 - 1 - log var_q)``.
+    It is exactly 0 when ``q == p``.
+
+    Args:
+        z_mean, z_log_var: tensors of shape ``(batch, latent_dim)``.
+        prior_mean, prior_log_var: ``None`` or tensors broadcastable to that shape.
+        per_dimension: if True return shape ``(batch, latent_dim)`` instead of summing
+            over the latent axis to shape ``(batch,)``.
+    """
+    z_mean = ops.convert_to_tensor(z_mean)
+    z_log_var = ops.convert_to_tensor(z_log_var, dtype=z_mean.dtype)
+    if prior_mean is None and prior_log_var is None:
+        kl = 0.5 * (ops.exp(z_log_var) + ops.square(z_mean) - 1.0 - z_log_var)
+    else:
+        prior_mean = ops.zeros_like(z_mean) if prior_mean is None else ops.cast(prior_mean, z_mean.dtype)
+        prior_log_var = (
+            ops.zeros_like(z_log_var) if prior_log_var is None else ops.cast(prior_log_var, z_mean.dtype)
+        )
+        kl = 0.5 * (
+            ops.exp(z_log_var - prior_log_var)
+            + ops.square(prior_mean - z_mean) * ops.exp(-prior_log_var)
+            - 1.0
+            + prior_log_var
+            - z_log_var
+        )
+    return kl if per_dimension else _sum_over_event_axes(kl)
+
+
+def bernoulli_log_likelihood(x, logits):
+    """``log p(x | z)`` for independent Bernoulli pixels with ``p = sigmoid(logits)``, in nats.
+
+    Computed from logits as ``x * l - softplus(l)``, which is exact and never takes the log of
+    0 (no clipping). ``x`` may be binary or grey levels in ``[0, 1]`` (then this is minus the
+    binary cross-entropy). Shapes ``(batch, ...)`` in, ``(batch,)`` out.
+    """
+    logits = ops.convert_to_tensor(logits)
+    x = ops.cast(x, logits.dtype)
+    return _sum_over_event_axes(x * logits - ops.softplus(logits))
+
+
+def gaussian_log_likelihood(x, mean, sigma: float = 1.0):
+    """``log N(x | mean, sigma**2 I)``, in nats, summed over pixels.
+
+    Equals ``-SSE / (2 sigma**2) - D * log(sigma * sqrt(2 pi))`` with ``SSE`` the summed
+    squared error and ``D`` the number of pixels: the mean squared error up to a scale and a
+    constant. A continuous density, so it can be positive (the loss negative) for small sigma.
+    Shapes ``(batch, ...)`` in, ``(batch,)`` out. Raises ``ValueError`` if ``sigma <= 0``.
+    """
+    if not sigma > 0:
+        raise ValueError(f"sigma must be a positive number, got {sigma!r}.")
+    mean = ops.convert_to_tensor(mean)
+    x = ops.cast(x, mean.dtype)
+    log_norm = math.log(sigma) + 0.5 * math.log(2.0 * math.pi)
+    return _sum_over_event_axes(-0.5 * ops.square((x - mean) / sigma) - log_norm)
+
+
+def check_likelihood(likelihood: str) -> str:
+    """Return ``likelihood`` if it names a supported likelihood, else raise ``ValueError``."""
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}.")
+    return likelihood
+
+
+def reconstruction_log_likelihood(x, logits, likelihood: str = "bernoulli", sigma: float = 0.1):
+    """``log p(x | z)`` in nats for decoder ``logits``, under the named likelihood.
+
+    ``"bernoulli"``: :func:`bernoulli_log_likelihood`; ``"gaussian"``:
+    :func:`gaussian_log_likelihood` with mean ``sigmoid(logits)`` and standard deviation
+    ``sigma``. Shapes ``(batch, ...)`` in, ``(batch,)`` out.
+    """
+    if check_likelihood(likelihood) == "bernoulli":
+        return bernoulli_log_likelihood(x, logits)
+    return gaussian_log_likelihood(x, ops.sigmoid(logits), sigma)
+
+
+def elbo(
+    x,
+    logits,
+    z_mean,
+    z_log_var,
+    likelihood: str = "bernoulli",
+    sigma: float = 0.1,
+    beta: float = 1.0,
+):
+    """Single-sample ELBO per example, in nats: ``log p(x | z) - beta * KL(q(z|x) || N(0, I))``.
+
+    ``logits`` must be the decoder's output for a ``z`` drawn from ``q(z | x)``. With
+    ``beta = 1`` this is the evidence lower bound, ``<= log p(x)`` in expectation; the VAE
+    loss is its negative. Returns shape ``(batch,)``.
+    """
+    log_px_z = reconstruction_log_likelihood(x, logits, likelihood, sigma)
+    return log_px_z - beta * kl_divergence(z_mean, z_log_var)

@@ -1,0 +1,200 @@
+"""The variational autoencoder as a ``keras.Model`` with a custom ``train_step``/``test_step``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from .layers import Sampling
+from .losses import check_likelihood, kl_divergence, reconstruction_log_likelihood
+
+
+def _check_beta(beta: float) -> float:
+    beta = float(beta)
+    if not (math.isfinite(beta) and beta >= 0):
+        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}.")
+    return beta
+
+
+@keras.saving.register_keras_serializable(package="vae_tf")
+class VAE(keras.Model):
+    """Variational autoencoder ``p(x|z) p(z)`` with inference network ``q(z|x)``.
+
+    Args:
+        encoder: model from images to ``[z_mean, z_log_var, ...]`` (see
+            :func:`vae_tf.build_encoder`); only the first two outputs are used.
+        decoder: model from ``z`` to pixel **logits** (see :func:`vae_tf.build_decoder`).
+        beta: weight of the KL term (``beta = 1`` is the ELBO; ``!= 1`` a beta-VAE).
+        likelihood: ``"bernoulli"`` (binary cross-entropy from logits) or ``"gaussian"``
+            (``N(x | sigmoid(logits), sigma**2)``, the MSE up to scale and constant).
+        sigma: standard deviation of the Gaussian likelihood (ignored for Bernoulli).
+        seed: seed of the reparameterization noise used in ``train_step``/``test_step``.
+
+    Training data are images in ``[0, 1]`` of shape ``(batch, *image_shape)``; a dataset may
+    also yield ``(images, labels)``, and the labels are ignored. Per batch the step computes,
+    per example and in nats (summed over pixels and latent dimensions),
+    ``reconstruction_loss = -log p(x|z)`` with ``z ~ q(z|x)`` (one sample),
+    ``kl_loss = KL(q(z|x) || N(0, I))`` and ``loss = reconstruction_loss + beta * kl_loss``,
+    and minimises the batch mean of ``loss``. The metrics ``loss``, ``reconstruction_loss``
+    and ``kl_loss`` are means over every example seen in the epoch, so the logged values
+    satisfy ``loss == reconstruction_loss + beta * kl_loss`` up to float rounding, in ``fit``
+    and in ``evaluate``. With ``beta = 1``, ``loss`` is the negative ELBO.
+    """
+
+    def __init__(
+        self,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        beta: float = 1.0,
+        likelihood: str = "bernoulli",
+        sigma: float = 0.1,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not float(sigma) > 0:
+            raise ValueError(f"sigma must be a positive number, got {sigma!r}.")
+        self.encoder = encoder
+        self.decoder = decoder
+        self.beta = _check_beta(beta)
+        self.likelihood = check_likelihood(likelihood)
+        self.sigma = float(sigma)
+        self.seed = seed
+        self.sampling = Sampling(seed=seed, name="sampling")
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in self._metric_names()}
+        # The encoder and decoder are functional models, built when they were created. Marking
+        # the VAE built lets `save` store all weights and lets `load_model` restore the
+        # optimizer state before the first step.
+        self.built = True
+
+    # ----------------------------------------------------------------- structure
+    def _metric_names(self) -> tuple[str, ...]:
+        return ("loss", "reconstruction_loss", "kl_loss")
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return list(self._trackers.values())
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.encoder.outputs[0].shape[-1])
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        image_input = self.encoder.inputs[0]
+        return tuple(int(d) for d in image_input.shape[1:])
+
+    def build(self, input_shape=None) -> None:
+        self.built = True
+
+    # ----------------------------------------------------------------- forward pass
+    def call(self, inputs, training: bool = False):
+        """Reconstruction pixel means ``sigmoid(decoder(z_mean))``, shape ``(batch, *image_shape)``."""
+        z_mean, _, _ = self.encoder(inputs, training=training)
+        return ops.sigmoid(self.decoder(z_mean, training=training))
+
+    def loss_terms(self, x, y=None, training: bool = False) -> dict[str, Any]:
+        """Per-example loss terms in nats, each of shape ``(batch,)``.
+
+        Keys: ``reconstruction_loss`` (``-log p(x|z)``, one ``z ~ q(z|x)``), ``kl_loss``
+        (closed-form ``KL(q(z|x) || N(0, I))``) and ``loss`` (their sum with ``beta``).
+        """
+        z_mean, z_log_var, _ = self.encoder(x, training=training)
+        z = self.sampling([z_mean, z_log_var])
+        logits = self.decoder(z, training=training)
+        reconstruction = -reconstruction_log_likelihood(x, logits, self.likelihood, self.sigma)
+        kl = kl_divergence(z_mean, z_log_var)
+        return {"loss": reconstruction + self.beta * kl, "reconstruction_loss": reconstruction, "kl_loss": kl}
+
+    # ----------------------------------------------------------------- steps
+    def _unpack(self, data):
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return ops.cast(x, self.compute_dtype), y
+
+    def _record(self, terms: dict[str, Any]) -> dict[str, Any]:
+        for name, tracker in self._trackers.items():
+            tracker.update_state(terms[name])
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    def train_step(self, data):
+        x, y = self._unpack(data)
+        with tf.GradientTape() as tape:
+            terms = self.loss_terms(x, y, training=True)
+            loss = ops.mean(terms["loss"])
+        gradients = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply(gradients, self.trainable_weights)
+        return self._record(terms)
+
+    def test_step(self, data):
+        x, y = self._unpack(data)
+        return self._record(self.loss_terms(x, y, training=False))
+
+    # ----------------------------------------------------------------- convenience
+    def encode(self, x, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior parameters for images ``x`` in ``[0, 1]``: ``(z_mean, z_log_var)``, each
+        a NumPy array of shape ``(n, latent_dim)``."""
+        outputs = _batched(lambda b: self.encoder(b, training=False)[:2], _as_float(x), batch_size)
+        return outputs[0], outputs[1]
+
+    def decode(self, z, batch_size: int = 512) -> np.ndarray:
+        """Pixel means in ``[0, 1]`` for latent codes ``z`` of shape ``(n, latent_dim)``:
+        a NumPy array of shape ``(n, *image_shape)``."""
+        return _batched(lambda b: (ops.sigmoid(self.decoder(b, training=False)),), _as_float(z), batch_size)[0]
+
+    def reconstruct(self, x, batch_size: int = 512) -> np.ndarray:
+        """Decode the posterior mean of each image: pixel means, same shape as ``x``."""
+        return self.decode(self.encode(x, batch_size)[0], batch_size)
+
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        """``n`` images from the model: ``z ~ N(0, I)`` decoded to pixel means in ``[0, 1]``,
+        shape ``(n, *image_shape)``. The same ``seed`` gives the same images."""
+        z = keras.random.normal((int(n), self.latent_dim), seed=seed)
+        return self.decode(ops.convert_to_numpy(z))
+
+    def kl_per_dimension(self, x, batch_size: int = 512) -> np.ndarray:
+        """Mean over ``x`` of ``KL(q(z_i|x) || N(0, 1))`` for each latent dimension ``i``:
+        shape ``(latent_dim,)``, nats. Dimensions near 0 are unused (posterior collapse)."""
+        z_mean, z_log_var = self.encode(x, batch_size)
+        kl = kl_divergence(z_mean, z_log_var, per_dimension=True)
+        return ops.convert_to_numpy(ops.mean(kl, axis=0))
+
+    # ----------------------------------------------------------------- serialization
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            {
+                "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "decoder": keras.saving.serialize_keras_object(self.decoder),
+                "beta": self.beta,
+                "likelihood": self.likelihood,
+                "sigma": self.sigma,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        config = dict(config)
+        for key in ("encoder", "decoder", "classifier"):
+            if key in config:
+                config[key] = keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
+        return cls(**config)
+
+
+def _as_float(x) -> np.ndarray:
+    return np.asarray(x, dtype="float32")
+
+
+def _batched(fn, x, batch_size: int, *more) -> list[np.ndarray]:
+    """Apply ``fn(x_batch, *more_batches)`` (returning a tuple of tensors) over batches of
+    ``x`` and the equally long arrays ``more``; concatenate each output as NumPy."""
+    if len(x) == 0:
+        raise ValueError("expected at least one example, got an empty array.")
+    parts = [fn(x[i : i + batch_size], *(m[i : i + batch_size] for m in more)) for i in range(0, len(x), batch_size)]
+    return [np.concatenate([ops.convert_to_numpy(p[k]) for p in parts]) for k in range(len(parts[0]))]

@@ -1,0 +1,129 @@
+"""Matplotlib figures shared by the notebooks and the command line.
+
+Every function draws on a new figure (or the ``ax`` given) and returns the ``Figure``; none
+calls ``plt.show()``. Images are arrays of pixel means in ``[0, 1]``, shape ``(n, h, w)`` or
+``(n, h, w, 1)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy.stats import norm
+
+
+def _squeeze(images) -> np.ndarray:
+    images = np.asarray(images)
+    return images[..., 0] if images.ndim == 4 and images.shape[-1] == 1 else images
+
+
+def tile_images(images, nrows: int, ncols: int, pad: int = 0) -> np.ndarray:
+    """Tile ``nrows * ncols`` images ``(n, h, w[, 1])`` into one ``(nrows*h, ncols*w)`` array,
+    row-major. Raises ``ValueError`` if ``n != nrows * ncols``."""
+    images = _squeeze(images)
+    n, h, w = images.shape[:3]
+    if n != nrows * ncols:
+        raise ValueError(f"need exactly nrows * ncols = {nrows * ncols} images, got {n}.")
+    out = np.ones((nrows * (h + pad) - pad, ncols * (w + pad) - pad), dtype="float32")
+    for k in range(n):
+        r, c = divmod(k, ncols)
+        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = images[k]
+    return out
+
+
+def plot_image_grid(images, nrows: int, ncols: int, title: str | None = None, ax=None, scale: float = 0.8):
+    """Show images in an ``nrows x ncols`` grid (grey, black background)."""
+    fig, ax = _figure(ax, (ncols * scale, nrows * scale))
+    ax.imshow(tile_images(images, nrows, ncols, pad=1), cmap="gray", vmin=0, vmax=1)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_reconstructions(originals, reconstructions, n: int = 10, title: str | None = None):
+    """Originals (top row) above their reconstructions (bottom row), ``n`` of each."""
+    images = np.concatenate([_squeeze(originals)[:n], _squeeze(reconstructions)[:n]])
+    fig = plot_image_grid(images, 2, n, title=title)
+    fig.axes[0].set_axis_on()
+    fig.axes[0].set_xticks([])
+    h = images.shape[1] + 1
+    fig.axes[0].set_yticks([h / 2 - 1, h * 1.5 - 1], ["original", "reconstruction"])
+    return fig
+
+
+def plot_latent_scatter(z, labels=None, ax=None, title: str = "Latent means of the test set", s: float = 2.0):
+    """Scatter 2-D latent codes ``z`` ``(n, 2)``, coloured by digit ``labels`` with a colorbar.
+    Codes with more than two dimensions: pass a 2-D projection (e.g. PCA) instead."""
+    z = np.asarray(z)
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise ValueError(f"plot_latent_scatter needs codes of shape (n, 2), got {z.shape}; project them first.")
+    fig, ax = _figure(ax, (6.5, 5.5))
+    if labels is None:
+        ax.scatter(z[:, 0], z[:, 1], s=s, alpha=0.6)
+    else:
+        cmap = plt.get_cmap("tab10", 10)
+        pts = ax.scatter(z[:, 0], z[:, 1], c=np.asarray(labels), cmap=cmap, vmin=-0.5, vmax=9.5, s=s, alpha=0.7)
+        fig.colorbar(pts, ax=ax, ticks=range(10), label="digit")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title)
+    return fig
+
+
+def manifold_grid_codes(n: int = 20, quantile_range: tuple[float, float] = (0.05, 0.95)) -> np.ndarray:
+    """Latent codes ``(n*n, 2)`` on a grid that is uniform in probability: each axis is
+    ``norm.ppf`` of ``n`` evenly spaced quantiles, so the grid covers ``N(0, I)`` evenly.
+    Row ``i`` (top to bottom) has decreasing ``z_2``, column ``j`` increasing ``z_1``."""
+    q = np.linspace(*quantile_range, n)
+    z1, z2 = norm.ppf(q), norm.ppf(q)[::-1]
+    return np.array([[a, b] for b in z2 for a in z1], dtype="float32")
+
+
+def plot_manifold(decode, n: int = 20, quantile_range: tuple[float, float] = (0.05, 0.95), ax=None):
+    """Decode a ``n x n`` grid of 2-D codes (:func:`manifold_grid_codes`) with ``decode``
+    (a function from ``(m, 2)`` codes to images, e.g. ``vae.decode``) and tile the digits."""
+    codes = manifold_grid_codes(n, quantile_range)
+    images = _squeeze(decode(codes))
+    fig, ax = _figure(ax, (8, 8))
+    h, w = images.shape[1:3]
+    lo, hi = norm.ppf(quantile_range[0]), norm.ppf(quantile_range[1])
+    ax.imshow(tile_images(images, n, n), cmap="gray", vmin=0, vmax=1, extent=(lo, hi, lo, hi))
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(f"Decoded {n}x{n} grid of $z$ through the Gaussian inverse CDF")
+    return fig
+
+
+def plot_training_curves(history: Mapping[str, Sequence[float]], beta: float = 1.0, title: str | None = None):
+    """Total, reconstruction and KL loss per epoch, train (solid) and validation (dashed),
+    from a Keras ``History.history`` dict. A dotted line shows ``reconstruction + beta * KL``
+    over the total, so the reader sees the terms add up."""
+    terms = [k for k in ("loss", "reconstruction_loss", "kl_loss") if k in history]
+    fig, axes = plt.subplots(1, len(terms), figsize=(4.2 * len(terms), 3.4))
+    axes = np.atleast_1d(axes)
+    for ax, term in zip(axes, terms):
+        epochs = np.arange(1, len(history[term]) + 1)
+        ax.plot(epochs, history[term], "-o", ms=3, label="train")
+        if f"val_{term}" in history:
+            ax.plot(epochs, history[f"val_{term}"], "--s", ms=3, label="validation")
+        if term == "loss" and "kl_loss" in history:
+            total = np.asarray(history["reconstruction_loss"]) + beta * np.asarray(history["kl_loss"])
+            ax.plot(epochs, total, ":", color="k", lw=2, label=r"recon + $\beta$ KL (train)")
+        ax.set_title(term.replace("_", " ") + " (nats)")
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _figure(ax, figsize):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
