@@ -5,6 +5,7 @@ Importing ``vae_tf`` registers its layers and models with Keras, so that
 """
 
 from .architectures import build_decoder, build_encoder
+from .autoencoders import Autoencoder, corrupt
 from .conditional import AuxiliaryClassifierVAE, ConditionalVAE, build_classifier
 from .data import (
     MNISTError,
@@ -19,6 +20,7 @@ from .data import (
     validate_mnist,
 )
 from .layers import Sampling
+from .linear_gaussian import LinearGaussianModel
 from .losses import (
     bernoulli_log_likelihood,
     elbo,
@@ -32,8 +34,10 @@ from .settings import quick_mode
 __version__ = "0.1.0"
 
 __all__ = [
+    "Autoencoder",
     "AuxiliaryClassifierVAE",
     "ConditionalVAE",
+    "LinearGaussianModel",
     "MNISTError",
     "Sampling",
     "VAE",
@@ -43,6 +47,7 @@ __all__ = [
     "build_classifier",
     "build_decoder",
     "build_encoder",
+    "corrupt",
     "elbo",
     "find_mnist",
     "gaussian_log_likelihood",

@@ -57,6 +57,7 @@ def build_encoder(
     activation: str = "relu",
     batch_norm: bool = False,
     condition_dim: int = 0,
+    variational: bool = True,
     seed: int | None = None,
     name: str = "encoder",
 ) -> keras.Model:
@@ -75,11 +76,14 @@ def build_encoder(
         batch_norm: insert ``BatchNormalization`` before each hidden activation.
         condition_dim: if > 0, a second input: a conditioning vector of this width (e.g. a
             one-hot label), concatenated to the flattened image features.
+        variational: if False, a deterministic encoder with one output, the code
+            ``(batch, latent_dim)`` (for plain autoencoders).
         seed: seed of the encoder's own ``Sampling`` layer (the ``z`` output).
 
     Returns:
         A functional model from images (and, if ``condition_dim``, ``[images, condition]``)
-        to ``[z_mean, z_log_var, z]``, each of shape ``(batch, latent_dim)``.
+        to ``[z_mean, z_log_var, z]``, each of shape ``(batch, latent_dim)`` (or to the code
+        alone when ``variational=False``).
 
     Raises:
         ValueError: unknown ``arch``, ``latent_dim < 1``, or an image shape the conv stack
@@ -102,6 +106,8 @@ def build_encoder(
     for i, units in enumerate(hidden_units):
         x = keras.layers.Dense(units, name=f"dense_{i}")(x)
         x = _activate(x, activation, batch_norm, f"dense_{i}")
+    if not variational:
+        return keras.Model(model_inputs, keras.layers.Dense(latent_dim, name="code")(x), name=name)
     z_mean = keras.layers.Dense(latent_dim, name="z_mean")(x)
     z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(x)
     z = Sampling(seed=seed, name="z")([z_mean, z_log_var])

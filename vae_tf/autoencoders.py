@@ -1,0 +1,168 @@
+"""Deterministic autoencoders (plain, linear and denoising), for comparison with the VAE.
+
+An autoencoder maps an image to a code and back, ``x -> h = f(x) -> x_hat = g(h)``, and is
+trained on reconstruction alone: no prior on ``h``, no KL term. Use the same builders as the
+VAE: ``build_encoder(variational=False)`` (one output, the code ``h``) and ``build_decoder``
+(logits). A *denoising* autoencoder corrupts its input and reconstructs the clean image.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from .losses import bernoulli_log_likelihood, gaussian_log_likelihood
+from .models import _as_float, _batched
+
+AE_LOSSES = ("bernoulli", "gaussian", "squared_error")
+CORRUPTIONS = (None, "gaussian", "masking")
+
+
+def corrupt(x, kind: str | None, level: float, seed=None):
+    """Corrupt images ``x`` in ``[0, 1]``, shape ``(batch, ...)``, same shape out.
+
+    ``"gaussian"``: add ``N(0, level^2)`` noise and clip to ``[0, 1]``; ``"masking"``: set each
+    pixel to 0 with probability ``level``; ``None``: return ``x``. ``seed``: an int or a
+    ``keras.random.SeedGenerator``. Raises ``ValueError`` for an unknown kind or bad level.
+    """
+    if kind not in CORRUPTIONS:
+        raise ValueError(f"corruption must be one of {CORRUPTIONS}, got {kind!r}.")
+    if kind is None:
+        return x
+    if not 0 <= float(level) <= (1 if kind == "masking" else np.inf):
+        raise ValueError(f"noise level for {kind!r} corruption out of range: {level!r}.")
+    x = ops.convert_to_tensor(x, dtype="float32")
+    if kind == "gaussian":
+        return ops.clip(x + level * keras.random.normal(ops.shape(x), seed=seed), 0.0, 1.0)
+    keep = ops.cast(keras.random.uniform(ops.shape(x), seed=seed) >= level, x.dtype)
+    return x * keep
+
+
+@keras.saving.register_keras_serializable(package="vae_tf")
+class Autoencoder(keras.Model):
+    """Deterministic autoencoder trained on reconstruction loss only.
+
+    Args:
+        encoder: model from images to a code ``(batch, code_dim)``
+            (``vae_tf.build_encoder(..., variational=False)``), or to a list whose first
+            element is the code (a VAE encoder's ``z_mean``).
+        decoder: model from codes to decoder outputs of image shape.
+        loss: ``"bernoulli"`` (``-log p(x | sigmoid(out))``, nats), ``"gaussian"`` (nats, with
+            ``sigma``) or ``"squared_error"`` (sum of squared errors with a *linear* output,
+            the loss PCA minimises).
+        corruption: ``None``, ``"gaussian"`` or ``"masking"``: a denoising autoencoder sees
+            corrupted inputs (in ``fit`` and ``evaluate``) and reconstructs the clean ones.
+        noise_level: standard deviation (gaussian) or drop probability (masking).
+        seed: seed of the corruption noise.
+
+    The metric ``loss`` is the per-example loss averaged over every example seen.
+    """
+
+    def __init__(
+        self,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        loss: str = "bernoulli",
+        sigma: float = 0.1,
+        corruption: str | None = None,
+        noise_level: float = 0.0,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if loss not in AE_LOSSES:
+            raise ValueError(f"loss must be one of {AE_LOSSES}, got {loss!r}.")
+        corrupt(np.zeros((1, 1), "float32"), corruption, noise_level)  # validates both
+        self.encoder = encoder
+        self.decoder = decoder
+        self.reconstruction = loss
+        self.sigma = float(sigma)
+        self.corruption = corruption
+        self.noise_level = float(noise_level)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.built = True
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return [self.loss_tracker]
+
+    def _code(self, x, training: bool = False):
+        h = self.encoder(x, training=training)
+        return h[0] if isinstance(h, (list, tuple)) else h
+
+    def _output(self, out):
+        return out if self.reconstruction == "squared_error" else ops.sigmoid(out)
+
+    def call(self, inputs, training: bool = False):
+        """Reconstructions of ``inputs`` (no corruption), same shape."""
+        return self._output(self.decoder(self._code(inputs, training), training=training))
+
+    def per_example_loss(self, x, training: bool = False):
+        """Reconstruction loss of each example, shape ``(batch,)``; corrupts the input first
+        if this is a denoising autoencoder."""
+        x_in = corrupt(x, self.corruption, self.noise_level, self.seed_generator)
+        out = self.decoder(self._code(x_in, training), training=training)
+        if self.reconstruction == "bernoulli":
+            return -bernoulli_log_likelihood(x, out)
+        if self.reconstruction == "gaussian":
+            return -gaussian_log_likelihood(x, ops.sigmoid(out), self.sigma)
+        axes = tuple(range(1, len(out.shape)))
+        return ops.sum(ops.square(ops.cast(x, out.dtype) - out), axis=axes)
+
+    def _images(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return ops.cast(x, self.compute_dtype)
+
+    def train_step(self, data) -> dict[str, Any]:
+        x = self._images(data)
+        with tf.GradientTape() as tape:
+            losses = self.per_example_loss(x, training=True)
+            loss = ops.mean(losses)
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply(grads, self.trainable_weights)
+        self.loss_tracker.update_state(losses)
+        return {"loss": self.loss_tracker.result()}
+
+    def test_step(self, data) -> dict[str, Any]:
+        self.loss_tracker.update_state(self.per_example_loss(self._images(data), training=False))
+        return {"loss": self.loss_tracker.result()}
+
+    def encode(self, x, batch_size: int = 512) -> np.ndarray:
+        """Codes of images ``x``: NumPy ``(n, code_dim)``."""
+        return _batched(lambda b: (self._code(b),), _as_float(x), batch_size)[0]
+
+    def decode(self, h, batch_size: int = 512) -> np.ndarray:
+        """Reconstructions (pixel means, or raw outputs for ``"squared_error"``) of codes ``h``."""
+        return _batched(lambda b: (self._output(self.decoder(b, training=False)),), _as_float(h), batch_size)[0]
+
+    def reconstruct(self, x, batch_size: int = 512) -> np.ndarray:
+        """``decode(encode(x))``; for a denoising autoencoder pass the noisy images to denoise."""
+        return _batched(lambda b: (self(b, training=False),), _as_float(x), batch_size)[0]
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            {
+                "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "decoder": keras.saving.serialize_keras_object(self.decoder),
+                "loss": self.reconstruction,
+                "sigma": self.sigma,
+                "corruption": self.corruption,
+                "noise_level": self.noise_level,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        config = dict(config)
+        for key in ("encoder", "decoder"):
+            config[key] = keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
+        return cls(**config)
