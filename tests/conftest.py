@@ -1,0 +1,30 @@
+"""Shared fixtures: a small batch of real MNIST, loaded once per session."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The full ``((x_train, y_train), (x_test, y_test))`` from vae_tf's loader (uint8)."""
+    import vae_tf
+
+    return vae_tf.load_mnist()
+
+
+@pytest.fixture(scope="session")
+def small_batch(mnist):
+    """512 real training images scaled to [0, 1], shape (512, 28, 28, 1), and their labels."""
+    import vae_tf
+
+    (x, y), _ = mnist
+    return vae_tf.scale_images(x[:512]), y[:512].astype("int64")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)

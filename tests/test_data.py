@@ -1,0 +1,160 @@
+"""MNIST loading (search order and every kind of bad file) and the input pipeline."""
+
+import keras
+import numpy as np
+import pytest
+
+import vae_tf
+from vae_tf import data as data_module
+
+
+def write_npz(path, **overrides):
+    rng = np.random.default_rng(0)
+    arrays = {
+        "x_train": rng.integers(0, 256, size=(30, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, size=30, dtype=np.uint8),
+        "x_test": rng.integers(0, 256, size=(12, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, size=12, dtype=np.uint8),
+    }
+    arrays.update(overrides)
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+    return arrays
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """No $VAE_TF_MNIST, no data/mnist.npz in the working directory or the checkout, no download."""
+    monkeypatch.delenv(data_module.ENV_VAR, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(data_module, "PROJECT_ROOT", tmp_path / "checkout")
+
+    def offline():
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    return tmp_path
+
+
+def test_real_offline_copy_loads_with_its_own_size(mnist):
+    (x_train, y_train), (x_test, y_test) = mnist
+    assert x_train.dtype == np.uint8 and x_train.shape[1:] == (28, 28)
+    assert len(x_train) == len(y_train) and len(x_test) == len(y_test)
+    assert set(np.unique(y_test)) == set(range(10))
+    assert 0 <= x_train.min() and x_train.max() == 255
+
+
+def test_path_argument_then_env_var_then_data_dir(isolated, monkeypatch):
+    a = write_npz(isolated / "a.npz")
+    b = write_npz(isolated / "b.npz", y_test=np.full(12, 7, np.uint8))
+    monkeypatch.setenv(data_module.ENV_VAR, str(isolated / "b.npz"))
+    (_, _), (_, y) = vae_tf.load_mnist(isolated / "a.npz")
+    np.testing.assert_array_equal(y, a["y_test"])
+    (_, _), (_, y) = vae_tf.load_mnist()
+    np.testing.assert_array_equal(y, b["y_test"])
+    monkeypatch.delenv(data_module.ENV_VAR)
+    (isolated / "data").mkdir()
+    c = write_npz(isolated / "data" / "mnist.npz", y_test=np.full(12, 3, np.uint8))
+    (_, _), (_, y) = vae_tf.load_mnist()
+    np.testing.assert_array_equal(y, c["y_test"])
+    # a directory argument means the mnist.npz inside it
+    (_, _), (_, y) = vae_tf.load_mnist(isolated / "data")
+    np.testing.assert_array_equal(y, c["y_test"])
+
+
+def test_falls_back_to_keras_loader(isolated, monkeypatch):
+    arrays = write_npz(isolated / "k.npz")
+    monkeypatch.setattr(
+        keras.datasets.mnist,
+        "load_data",
+        lambda: ((arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])),
+    )
+    (x, _), _ = vae_tf.load_mnist()
+    np.testing.assert_array_equal(x, arrays["x_train"])
+
+
+def test_offline_without_local_copy_says_where_to_put_the_file(isolated):
+    with pytest.raises(vae_tf.MNISTError, match="no local copy") as info:
+        vae_tf.load_mnist()
+    message = str(info.value)
+    assert "data/mnist.npz" in message and "VAE_TF_MNIST" in message and "name resolution" in message
+
+
+def test_missing_file(isolated, monkeypatch):
+    with pytest.raises(vae_tf.MNISTError, match="not found"):
+        vae_tf.load_mnist(isolated / "nope.npz")
+    monkeypatch.setenv(data_module.ENV_VAR, str(isolated / "also_nope.npz"))
+    with pytest.raises(vae_tf.MNISTError, match=r"not found.*VAE_TF_MNIST"):
+        vae_tf.load_mnist()
+
+
+def test_corrupt_and_truncated_files(isolated):
+    (isolated / "garbage.npz").write_bytes(b"this is not a zip archive at all" * 10)
+    with pytest.raises(vae_tf.MNISTError, match="corrupt, truncated or not an .npz"):
+        vae_tf.load_mnist(isolated / "garbage.npz")
+    write_npz(isolated / "full.npz")
+    raw = (isolated / "full.npz").read_bytes()
+    (isolated / "cut.npz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(vae_tf.MNISTError, match="corrupt, truncated"):
+        vae_tf.load_mnist(isolated / "cut.npz")
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        ({"y_test": None}, r"lacks the arrays \['y_test'\]"),
+        ({"x_train": np.zeros((30, 28, 27), np.uint8)}, r"shape \(30, 28, 27\), expected \(n, 28, 28\)"),
+        ({"x_train": np.zeros((30, 28, 28), np.float32)}, "dtype float32"),
+        ({"x_test": np.full((12, 28, 28), 300, np.int16)}, "out of range"),
+        ({"x_test": np.full((12, 28, 28), -1, np.int16)}, "out of range"),
+        ({"y_train": np.full(30, 10, np.int64)}, "labels outside 0-9"),
+        ({"y_train": np.zeros(29, np.uint8)}, "30 images but y_train has 29 labels"),
+        ({"y_test": np.zeros((12, 1), np.uint8)}, r"y_test has shape \(12, 1\)"),
+        ({"y_test": np.zeros(12, np.float32)}, "integer labels"),
+    ],
+)
+def test_wrong_format(isolated, overrides, match):
+    write_npz(isolated / "bad.npz", **overrides)
+    with pytest.raises(vae_tf.MNISTError, match=match):
+        vae_tf.load_mnist(isolated / "bad.npz")
+
+
+def test_scale_binarize_split_subset(rng):
+    x = rng.integers(0, 256, size=(50, 28, 28), dtype=np.uint8)
+    y = rng.integers(0, 10, size=50)
+    s = vae_tf.scale_images(x)
+    assert s.shape == (50, 28, 28, 1) and s.dtype == np.float32
+    np.testing.assert_allclose(s[..., 0] * 255, x, atol=1e-4)
+    b = vae_tf.binarize(s)
+    assert set(np.unique(b)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(b, (s > 0.5).astype("float32"))
+    d1, d2 = vae_tf.binarize_dynamic(s, seed=1), vae_tf.binarize_dynamic(s, seed=1)
+    np.testing.assert_array_equal(d1, d2)
+    assert abs(d1.mean() - s.mean()) < 0.01
+    (xf, yf), (xv, yv) = vae_tf.split_validation(x, y, val_fraction=0.2, seed=0)
+    assert len(xv) == 10 and len(xf) == 40 and len(yf) == 40
+    together = np.concatenate([xf, xv]).reshape(50, -1)
+    assert len(np.unique(together, axis=0)) == len(np.unique(x.reshape(50, -1), axis=0))
+    xs, ys = vae_tf.subset(x, y, 7, seed=0)
+    assert xs.shape == (7, 28, 28) and ys.shape == (7,)
+    with pytest.raises(ValueError, match="val_fraction"):
+        vae_tf.split_validation(x, y, val_fraction=1.5)
+
+
+def test_make_dataset_batches_labels_and_binarization(small_batch):
+    x, y = small_batch
+    ds = vae_tf.make_dataset((x[:100, ..., 0] * 255).astype(np.uint8), y[:100], batch_size=32, seed=0)
+    batches = list(ds)
+    assert [len(b[0]) for b in batches] == [32, 32, 32, 4]
+    images, labels = batches[0]
+    assert images.shape == (32, 28, 28, 1) and images.dtype == "float32" and labels.dtype == "int32"
+    assert 0.0 <= float(images.numpy().min()) and float(images.numpy().max()) <= 1.0
+
+    dyn = vae_tf.make_dataset(x[:64], batch_size=64, shuffle=False, seed=5, binarization="dynamic")
+    epoch1, epoch2 = next(iter(dyn)).numpy(), next(iter(dyn)).numpy()
+    assert set(np.unique(epoch1)) <= {0.0, 1.0}
+    assert not np.array_equal(epoch1, epoch2)  # a fresh draw each epoch
+    again = vae_tf.make_dataset(x[:64], batch_size=64, shuffle=False, seed=5, binarization="dynamic")
+    np.testing.assert_array_equal(next(iter(again)).numpy(), epoch1)  # same seed, same draws
+    assert abs(epoch1.mean() - x[:64].mean()) < 0.02
+    with pytest.raises(ValueError, match="binarization"):
+        vae_tf.make_dataset(x, binarization="always")

@@ -1,0 +1,146 @@
+"""The VAE model: training steps, metrics that add up, evaluation, save/load, determinism."""
+
+import keras
+import numpy as np
+import pytest
+
+import vae_tf
+
+
+def make_vae(arch="mlp", latent_dim=2, likelihood="bernoulli", beta=1.0, seed=0):
+    keras.utils.set_random_seed(seed)
+    enc = vae_tf.build_encoder(latent_dim=latent_dim, arch=arch)
+    dec = vae_tf.build_decoder(latent_dim=latent_dim, arch=arch)
+    vae = vae_tf.VAE(enc, dec, beta=beta, likelihood=likelihood, seed=seed)
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    return vae
+
+
+def test_builders_output_shapes():
+    enc = vae_tf.build_encoder(latent_dim=3, arch="conv")
+    dec = vae_tf.build_decoder(latent_dim=3, arch="conv")
+    x = np.zeros((2, 28, 28, 1), "float32")
+    z_mean, z_log_var, z = enc(x)
+    assert z_mean.shape == z_log_var.shape == z.shape == (2, 3)
+    assert dec(z).shape == (2, 28, 28, 1)
+    mlp = vae_tf.build_encoder(latent_dim=4, hidden_units=(64, 32))
+    assert [l.units for l in mlp.layers if isinstance(l, keras.layers.Dense)] == [64, 32, 4, 4]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"arch": "transformer"}, "arch"),
+        ({"latent_dim": 0}, "latent_dim"),
+        ({"arch": "conv", "input_shape": (30, 30, 1)}, "divisible by 4"),
+    ],
+)
+def test_builders_reject_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        vae_tf.build_encoder(**kwargs)
+
+
+def test_vae_rejects_bad_arguments():
+    enc, dec = vae_tf.build_encoder(), vae_tf.build_decoder()
+    with pytest.raises(ValueError, match="likelihood"):
+        vae_tf.VAE(enc, dec, likelihood="poisson")
+    with pytest.raises(ValueError, match="beta"):
+        vae_tf.VAE(enc, dec, beta=-1)
+    with pytest.raises(ValueError, match="sigma"):
+        vae_tf.VAE(enc, dec, likelihood="gaussian", sigma=0)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_each_architecture_and_likelihood_trains_a_step(small_batch, arch, likelihood):
+    x, _ = small_batch
+    vae = make_vae(arch=arch, likelihood=likelihood)
+    logs = vae.train_on_batch(x[:64], return_dict=True)
+    assert set(logs) == {"loss", "reconstruction_loss", "kl_loss"}
+    assert all(np.isfinite(v) for v in logs.values())
+    assert all(np.isfinite(w).all() for w in vae.get_weights())
+
+
+def test_training_steps_lower_the_loss_on_real_mnist(small_batch):
+    x, _ = small_batch
+    vae = make_vae()
+    before = vae.evaluate(x, batch_size=128, return_dict=True, verbose=0)["loss"]
+    for _ in range(3):
+        for i in range(0, len(x), 64):
+            vae.train_on_batch(x[i : i + 64])
+    after = vae.evaluate(x, batch_size=128, return_dict=True, verbose=0)["loss"]
+    assert after < before - 50, (before, after)
+
+
+@pytest.mark.parametrize("beta", [1.0, 4.0])
+def test_logged_loss_is_reconstruction_plus_beta_kl(small_batch, beta):
+    x, _ = small_batch
+    vae = make_vae(beta=beta)
+    history = vae.fit(x, x[:, 0, 0, 0], epochs=2, batch_size=100, validation_data=(x[:200],), verbose=0).history
+    for prefix in ("", "val_"):
+        total = np.array(history[prefix + "loss"])
+        parts = np.array(history[prefix + "reconstruction_loss"]) + beta * np.array(history[prefix + "kl_loss"])
+        np.testing.assert_allclose(total, parts, rtol=1e-5)
+    result = vae.evaluate(x, batch_size=96, return_dict=True, verbose=0)
+    assert set(result) == {"loss", "reconstruction_loss", "kl_loss"}
+    np.testing.assert_allclose(result["loss"], result["reconstruction_loss"] + beta * result["kl_loss"], rtol=1e-5)
+
+
+def test_evaluate_averages_per_example(small_batch):
+    """With batches of unequal size the metric is the mean over examples, not over batches."""
+    x, _ = small_batch
+    vae = make_vae()
+    x = x[:130]
+    per_example = vae.loss_terms(x, training=False)["kl_loss"]  # KL does not depend on the noise
+    result = vae.evaluate(x, batch_size=128, return_dict=True, verbose=0)
+    np.testing.assert_allclose(result["kl_loss"], float(np.mean(per_example)), rtol=1e-5)
+
+
+def test_save_load_round_trip(small_batch, tmp_path):
+    x, _ = small_batch
+    vae = make_vae(arch="conv", latent_dim=3, beta=2.0, likelihood="gaussian")
+    vae.fit(x[:256], epochs=1, batch_size=64, verbose=0)
+    path = tmp_path / "vae.keras"
+    vae.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, vae_tf.VAE)
+    assert (loaded.beta, loaded.likelihood, loaded.sigma, loaded.latent_dim) == (2.0, "gaussian", 0.1, 3)
+    a, b = vae.encode(x[:50]), loaded.encode(x[:50])
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_array_equal(vae.decode(a[0]), loaded.decode(a[0]))
+    # optimizer state came back too: one more identical step gives identical weights
+    assert loaded.optimizer.iterations.numpy() == vae.optimizer.iterations.numpy()
+
+
+def test_same_seed_gives_the_same_numbers(small_batch):
+    x, _ = small_batch
+
+    def run():
+        vae = make_vae(seed=3)
+        hist = vae.fit(vae_tf.make_dataset(x[:256], batch_size=64, seed=3), epochs=2, verbose=0).history
+        return hist["loss"], vae.sample(4, seed=9)
+
+    (loss_a, img_a), (loss_b, img_b) = run(), run()
+    assert loss_a == loss_b
+    np.testing.assert_array_equal(img_a, img_b)
+
+
+def test_convenience_methods(small_batch):
+    x, _ = small_batch
+    vae = make_vae(latent_dim=3)
+    many = np.concatenate([x, x])[:700]  # more than one encode batch, a partial last batch
+    z_mean, z_log_var = vae.encode(many, batch_size=256)
+    assert z_mean.shape == z_log_var.shape == (700, 3)
+    np.testing.assert_allclose(z_mean[512:], z_mean[:188], rtol=1e-4, atol=1e-6)
+    rec = vae.reconstruct(x[:10])
+    assert rec.shape == (10, 28, 28, 1) and rec.min() >= 0 and rec.max() <= 1
+    samples = vae.sample(6, seed=1)
+    assert samples.shape == (6, 28, 28, 1) and samples.min() >= 0 and samples.max() <= 1
+    np.testing.assert_array_equal(samples, vae.sample(6, seed=1))
+    kl = vae.kl_per_dimension(x[:100])
+    expected = keras.ops.convert_to_numpy(vae_tf.kl_divergence(*vae.encode(x[:100]), per_dimension=True)).mean(0)
+    assert kl.shape == (3,)
+    np.testing.assert_allclose(kl, expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="empty"):
+        vae.encode(x[:0])
