@@ -4,6 +4,8 @@ Importing ``vae_tf`` registers its layers and models with Keras, so that
 ``keras.models.load_model("model.keras")`` can rebuild them.
 """
 
+import warnings as _warnings
+
 from .architectures import build_decoder, build_encoder
 from .autoencoders import Autoencoder, corrupt
 from .conditional import AuxiliaryClassifierVAE, ConditionalVAE, build_classifier
@@ -30,6 +32,10 @@ from .losses import (
 )
 from .models import VAE
 from .settings import quick_mode
+
+# `vae_tf.make_dataset` shuffles its datasets itself; Keras 3 warns on every `fit(dataset)` that
+# its own `shuffle=True` default is ignored for a tf.data.Dataset. Silence exactly that message.
+_warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed, but will be ignored", category=UserWarning)
 
 __version__ = "0.1.0"
 
