@@ -1,0 +1,107 @@
+"""Figures of a trained VAE written to a run directory (PNG), built from :mod:`vae_tf.plotting`.
+
+Set a non-interactive Matplotlib backend (e.g. ``matplotlib.use("Agg")``) before calling these
+in a process without a display; the command line does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from . import plotting
+
+
+def pca_2d(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Project codes ``z`` ``(n, d)`` onto their first two principal components.
+
+    Returns ``(projection (n, 2), explained variance ratio (2,))``; with ``d == 1`` the second
+    coordinate is 0."""
+    z = np.asarray(z, dtype="float64")
+    centred = z - z.mean(axis=0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    k = min(2, vt.shape[0])
+    proj = np.zeros((len(z), 2))
+    proj[:, :k] = centred @ vt[:k].T
+    var = s**2
+    ratio = np.zeros(2)
+    ratio[:k] = var[:k] / var.sum() if var.sum() > 0 else 0.0
+    return proj.astype("float32"), ratio
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Save ``fig`` as PNG through a temporary file and ``os.replace``; close it."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
+    try:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_figures(
+    model,
+    out_dir: str | os.PathLike,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    history: Mapping[str, Sequence[float]],
+    beta: float = 1.0,
+    seed: int = 0,
+    n_scatter: int = 5000,
+) -> list[Path]:
+    """Write the figures of a trained ``model`` into ``out_dir`` and return their paths.
+
+    ``x_test``: images in ``[0, 1]`` ``(n, 28, 28, 1)``; ``y_test``: digit labels ``(n,)``.
+    Files: ``latent.png`` (test latent means coloured by digit; a PCA projection when
+    ``latent_dim > 2``), ``manifold.png`` (2-D latent, unconditional model only),
+    ``reconstructions.png``, ``samples.png`` (prior samples; for a digit-conditioned model
+    a digits x styles grid, each column one ``z``) and ``training_curves.png``.
+    """
+    out_dir = Path(out_dir)
+    conditional = hasattr(model, "digit_style_grid")
+    written = []
+
+    x_scatter, y_scatter = x_test[:n_scatter], y_test[:n_scatter]
+    z_mean, _ = model.encode(x_scatter)
+    if z_mean.shape[1] == 2:
+        fig = plotting.plot_latent_scatter(z_mean, y_scatter, title=f"Latent means of {len(z_mean)} test images")
+    else:
+        proj, ratio = pca_2d(z_mean)
+        fig = plotting.plot_latent_scatter(
+            proj,
+            y_scatter,
+            title=f"PCA of {z_mean.shape[1]}-D latent means ({len(z_mean)} test images, "
+            f"{100 * ratio.sum():.0f}% of variance)",
+        )
+        fig.axes[0].set_xlabel("principal component 1")
+        fig.axes[0].set_ylabel("principal component 2")
+    written.append(save_figure(fig, out_dir / "latent.png"))
+
+    if z_mean.shape[1] == 2 and not conditional:
+        written.append(save_figure(plotting.plot_manifold(model.decode, n=20), out_dir / "manifold.png"))
+
+    n = min(10, len(x_test))
+    fig = plotting.plot_reconstructions(x_test[:n], model.reconstruct(x_test[:n]), n=n, title="Test images and reconstructions")
+    written.append(save_figure(fig, out_dir / "reconstructions.png"))
+
+    if conditional:
+        grid = model.digit_style_grid(n_styles=10, seed=seed)  # (10 digits, 10 styles, 28, 28, 1)
+        d, s = grid.shape[:2]
+        fig = plotting.plot_image_grid(
+            grid.reshape(d * s, *grid.shape[2:]), d, s, title="Prior samples: row = digit, column = style z"
+        )
+    else:
+        fig = plotting.plot_image_grid(model.sample(64, seed=seed), 8, 8, title="Samples from the prior z ~ N(0, I)")
+    written.append(save_figure(fig, out_dir / "samples.png"))
+
+    curves = {k: v for k, v in history.items() if k != "epoch_time_s"}
+    fig = plotting.plot_training_curves(curves, beta=beta)
+    written.append(save_figure(fig, out_dir / "training_curves.png"))
+    return written
