@@ -1,0 +1,293 @@
+"""Held-out evaluation of VAEs: importance-weighted log-likelihood and active latent units.
+
+The ELBO is a lower bound on ``log p(x)``; its gap is ``KL(q(z|x) || p(z|x))``. The
+importance-weighted bound of Burda, Grosse & Salakhutdinov (2016, "Importance Weighted
+Autoencoders") tightens it with ``K`` samples ``z_1..z_K ~ q(z|x)``::
+
+    L_K(x) = log (1/K) sum_k w_k,    w_k = p(x, z_k) / q(z_k | x).
+
+``E[L_1] = ELBO``, ``E[L_K] <= E[L_{K+1}] <= log p(x)``, and ``L_K -> log p(x)`` as
+``K -> inf`` (for a ``q`` whose support covers the posterior's). ``-L_K`` for large ``K``
+(5000 in the paper, 1000 here by default) is the standard "NLL" reported for VAEs.
+
+The estimator core, :func:`iwae_bound`, only needs the log-weights, so it serves any model
+(e.g. :class:`vae_tf.LinearGaussianModel`, whose exact ``log p(x)`` checks it).
+:func:`iwae_log_likelihood` computes the log-weights of a :class:`vae_tf.VAE` in batches of
+examples and chunks of samples, combined with a running log-sum-exp, so that memory is
+bounded whatever ``K`` is. Everything is per example, in nats.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from .losses import kl_divergence, reconstruction_log_likelihood
+
+_LOG_2PI = math.log(2.0 * math.pi)
+CRITERIA = ("kl", "variance")
+
+
+# --------------------------------------------------------------------------- model-agnostic core
+def iwae_bound(log_weights, axis: int = 0):
+    """The importance-weighted bound ``log (1/K) sum_k exp(log_weights_k)``, computed stably.
+
+    Args:
+        log_weights: ``log p(x, z_k) - log q(z_k | x)`` for ``K`` samples ``z_k ~ q(z|x)``,
+            e.g. of shape ``(K, batch)``; any float dtype (float64 stays float64).
+        axis: the sample axis ``K`` (default 0).
+
+    Returns:
+        A tensor with ``axis`` removed, e.g. shape ``(batch,)``: per-example estimates of
+        ``log p(x)`` in nats (lower bounds in expectation). With ``K = 1`` it is the
+        single-sample ELBO.
+
+    Raises:
+        ValueError: if the sample axis is empty.
+    """
+    log_weights = ops.convert_to_tensor(log_weights)
+    if len(log_weights.shape) == 0:
+        raise ValueError("log_weights must have at least one axis (the sample axis).")
+    k = log_weights.shape[axis]
+    if k is None:
+        k = ops.shape(log_weights)[axis]
+    elif k == 0:
+        raise ValueError("log_weights has no samples along the sample axis.")
+    log_k = ops.log(ops.cast(k, log_weights.dtype))
+    return ops.logsumexp(log_weights, axis=axis) - log_k
+
+
+def diagonal_gaussian_log_density(z, mean, log_var):
+    """``log N(z | mean, diag(exp(log_var)))`` in nats, summed over the last axis.
+
+    ``z``, ``mean`` and ``log_var`` broadcast against each other, e.g. ``z`` of shape
+    ``(K, batch, latent_dim)`` with ``mean``/``log_var`` of shape ``(batch, latent_dim)``;
+    the result has the broadcast shape without its last axis, e.g. ``(K, batch)``.
+    """
+    z = ops.convert_to_tensor(z)
+    mean = ops.cast(mean, z.dtype)
+    log_var = ops.cast(log_var, z.dtype)
+    return -0.5 * ops.sum(_LOG_2PI + log_var + ops.square(z - mean) * ops.exp(-log_var), axis=-1)
+
+
+def standard_normal_log_density(z):
+    """``log N(z | 0, I)`` in nats, summed over the last axis: shape ``z.shape[:-1]``."""
+    z = ops.convert_to_tensor(z)
+    return -0.5 * ops.sum(_LOG_2PI + ops.square(z), axis=-1)
+
+
+# --------------------------------------------------------------------------- VAE estimators
+def _check_vae_input(vae, x) -> np.ndarray:
+    if len(vae.encoder.inputs) != 1:
+        raise ValueError(
+            "this estimator needs a VAE whose encoder takes images only; "
+            f"{type(vae).__name__}'s encoder takes {len(vae.encoder.inputs)} inputs."
+        )
+    x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.integer) and x.size and x.max() > 1:
+        raise ValueError(
+            "x has integer pixel values up to 255; scale it to [0, 1] first (vae_tf.scale_images)."
+        )
+    x = x.astype("float32")
+    shape = tuple(vae.image_shape)
+    if x.ndim == len(shape) and shape[-1] == 1 and x.shape[1:] == shape[:-1]:
+        x = x[..., None]  # (n, h, w) -> (n, h, w, 1)
+    if x.shape[1:] != shape:
+        raise ValueError(f"x must have shape (n, *{shape}) to match the VAE, got {x.shape}.")
+    if len(x) == 0:
+        raise ValueError("x is empty: expected at least one example.")
+    return x
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+# Traced log-weight functions, one per (VAE, likelihood, sigma); weak keys, so a VAE that is
+# no longer used elsewhere is freed together with its functions.
+_TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _log_weights_fn(vae):
+    """A ``tf.function`` ``(x (B, *image_shape), num (), seed (2,)) -> (log_weights, log p(x|z))``,
+    both of shape ``(num, B)``; traced once per VAE (``B`` and ``num`` are dynamic)."""
+    likelihood, sigma, shape = vae.likelihood, vae.sigma, tuple(vae.image_shape)
+    per_vae = _TRACED.setdefault(vae, {})
+    if (likelihood, sigma) in per_vae:
+        return per_vae[(likelihood, sigma)]
+    vae_ref = weakref.ref(vae)  # the traced function must not keep the VAE alive
+
+    def fn(x, num, seed):
+        model = vae_ref()
+        z_mean, z_log_var = model.encoder(x, training=False)[:2]
+        batch, latent = tf.shape(z_mean)[0], z_mean.shape[-1]
+        eps = tf.random.stateless_normal(tf.stack([num, batch, latent]), seed=seed, dtype=z_mean.dtype)
+        z = z_mean + tf.exp(0.5 * z_log_var) * eps  # (num, B, latent)
+        log_q = diagonal_gaussian_log_density(z, z_mean, z_log_var)
+        log_prior = standard_normal_log_density(z)
+        logits = model.decoder(tf.reshape(z, [-1, latent]), training=False)  # (num * B, *image_shape)
+        x_rep = tf.tile(x, tf.concat([[num], tf.ones([len(shape)], tf.int32)], axis=0))
+        log_px_z = tf.reshape(reconstruction_log_likelihood(x_rep, logits, likelihood, sigma), tf.stack([num, batch]))
+        return log_px_z + log_prior - log_q, log_px_z
+
+    signature = [
+        tf.TensorSpec((None, *shape), tf.float32),
+        tf.TensorSpec((), tf.int32),
+        tf.TensorSpec((2,), tf.int32),
+    ]
+    per_vae[(likelihood, sigma)] = tf.function(fn, input_signature=signature)
+    return per_vae[(likelihood, sigma)]
+
+
+def iwae_log_likelihood(
+    vae,
+    x,
+    num_samples: int = 1000,
+    batch_size: int = 100,
+    chunk_size: int = 100,
+    seed: int | None = None,
+) -> np.ndarray:
+    """Importance-weighted estimates of ``log p(x)`` under a :class:`vae_tf.VAE`, per example.
+
+    For each image, draws ``num_samples`` codes ``z_k ~ q(z|x)`` and returns
+    :func:`iwae_bound` of ``log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x)``, with the
+    VAE's likelihood (``vae.likelihood``, ``vae.sigma``) and the prior ``N(0, I)``. ``-result``
+    is the importance-weighted NLL; ``num_samples=1`` gives a single-sample ELBO (with a
+    sampled, not closed-form, KL). Work is done for ``batch_size`` images and ``chunk_size``
+    samples at a time (``batch_size * chunk_size`` decoder evaluations per step), the chunks
+    combined by a running log-sum-exp, so memory does not grow with ``num_samples``.
+
+    Args:
+        vae: a :class:`vae_tf.VAE` (encoder on images only).
+        x: images in ``[0, 1]``, shape ``(n, *vae.image_shape)`` (or ``(n, h, w)`` for one channel),
+            preprocessed as in training (e.g. binarized).
+        num_samples: ``K``, importance samples per image.
+        batch_size: images per step.
+        chunk_size: samples per image per step.
+        seed: seed of the samples; the same seed, ``batch_size`` and ``chunk_size`` give the same result.
+
+    Returns:
+        float64 array of shape ``(n,)``: ``log p(x)`` estimates in nats.
+
+    Raises:
+        ValueError: non-positive sizes, integer 0-255 images, a shape that does not match the
+            VAE, no images, or a VAE whose encoder takes more than the images.
+    """
+    x = _check_vae_input(vae, x)
+    num_samples = _positive_int(num_samples, "num_samples")
+    batch_size = _positive_int(batch_size, "batch_size")
+    chunk_size = min(_positive_int(chunk_size, "chunk_size"), num_samples)
+    seed = _draw_seed(seed)
+    fn = _log_weights_fn(vae)
+    out = np.empty(len(x), dtype="float64")
+    step = 0
+    for start in range(0, len(x), batch_size):
+        xb = tf.constant(x[start : start + batch_size])
+        total = None
+        for done in range(0, num_samples, chunk_size):
+            num = min(chunk_size, num_samples - done)
+            log_w, _ = fn(xb, tf.constant(num, tf.int32), tf.constant([seed, step], tf.int32))
+            step += 1
+            part = tf.reduce_logsumexp(log_w, axis=0)
+            total = part if total is None else tf.experimental.numpy.logaddexp(total, part)
+        out[start : start + len(xb)] = total.numpy().astype("float64") - math.log(num_samples)
+    return out
+
+
+def evaluate_elbo(
+    vae,
+    x,
+    num_samples: int = 1,
+    batch_size: int = 500,
+    chunk_size: int = 20,
+    seed: int | None = None,
+) -> dict[str, np.ndarray]:
+    """The ELBO (``beta = 1``, whatever ``vae.beta`` is) and its two terms, per example.
+
+    ``reconstruction_loss = -E_q[log p(x|z)]`` (Monte Carlo: mean over ``num_samples`` draws
+    ``z ~ q(z|x)``), ``kl_loss = KL(q(z|x) || N(0, I))`` (closed form) and
+    ``elbo = -(reconstruction_loss + kl_loss)``. With ``num_samples = 1`` and ``beta = 1``,
+    ``-elbo`` is distributed like the VAE's own per-example ``loss``.
+
+    Args:
+        vae, x, batch_size, chunk_size, seed: as for :func:`iwae_log_likelihood`.
+        num_samples: Monte Carlo samples for the reconstruction term.
+
+    Returns:
+        dict of float64 arrays of shape ``(n,)``, nats: ``"elbo"``, ``"reconstruction_loss"``,
+        ``"kl_loss"``.
+
+    Raises:
+        ValueError: as :func:`iwae_log_likelihood`.
+    """
+    x = _check_vae_input(vae, x)
+    num_samples = _positive_int(num_samples, "num_samples")
+    batch_size = _positive_int(batch_size, "batch_size")
+    chunk_size = min(_positive_int(chunk_size, "chunk_size"), num_samples)
+    seed = _draw_seed(seed)
+    fn = _log_weights_fn(vae)
+    recon = np.empty(len(x), dtype="float64")
+    kl = np.empty(len(x), dtype="float64")
+    step = 0
+    for start in range(0, len(x), batch_size):
+        xb = tf.constant(x[start : start + batch_size])
+        total = 0.0
+        for done in range(0, num_samples, chunk_size):
+            num = min(chunk_size, num_samples - done)
+            _, log_px_z = fn(xb, tf.constant(num, tf.int32), tf.constant([seed, step], tf.int32))
+            step += 1
+            total = total + np.sum(log_px_z.numpy().astype("float64"), axis=0)
+        recon[start : start + len(xb)] = -total / num_samples
+        z_mean, z_log_var = vae.encoder(xb, training=False)[:2]
+        kl[start : start + len(xb)] = ops.convert_to_numpy(kl_divergence(z_mean, z_log_var))
+    return {"elbo": -(recon + kl), "reconstruction_loss": recon, "kl_loss": kl}
+
+
+def _draw_seed(seed: int | None) -> int:
+    """A non-negative int32 seed from ``seed`` (fresh entropy when ``None``)."""
+    return int(np.random.SeedSequence(seed).generate_state(1)[0] >> 1)
+
+
+# --------------------------------------------------------------------------- latent activity
+def latent_activity(vae, x, criterion: str = "kl", batch_size: int = 512) -> np.ndarray:
+    """How much each latent dimension is used, over images ``x``: shape ``(latent_dim,)``.
+
+    ``criterion="kl"`` (default): the mean over ``x`` of ``KL(q(z_i|x) || N(0, 1))`` in nats
+    (:meth:`vae_tf.VAE.kl_per_dimension`); a collapsed dimension has ``q(z_i|x) = p(z_i)``
+    for every ``x`` and so 0 nats. ``criterion="variance"``: ``Var_x(E_q[z_i|x])``, the
+    spread of the posterior means across the data (Burda et al. 2016, who call a unit
+    active when it exceeds 0.01).
+
+    Raises:
+        ValueError: unknown ``criterion``, or bad ``x`` as in :func:`iwae_log_likelihood`.
+    """
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}.")
+    x = _check_vae_input(vae, x)
+    if criterion == "kl":
+        return np.asarray(vae.kl_per_dimension(x, batch_size), dtype="float64")
+    z_mean, _ = vae.encode(x, batch_size)
+    return np.var(z_mean.astype("float64"), axis=0)
+
+
+def active_units(vae, x, threshold: float = 0.01, criterion: str = "kl", batch_size: int = 512) -> int:
+    """The number of latent dimensions whose :func:`latent_activity` exceeds ``threshold``.
+
+    By default a dimension is active when its mean per-dimension KL over ``x`` is above
+    0.01 nats; ``criterion="variance"`` uses Burda et al.'s ``Var_x(E_q[z_i|x]) > 0.01``.
+    The result lies in ``[0, vae.latent_dim]``.
+
+    Raises:
+        ValueError: negative or non-finite ``threshold``, or as :func:`latent_activity`.
+    """
+    threshold = float(threshold)
+    if not (math.isfinite(threshold) and threshold >= 0):
+        raise ValueError(f"threshold must be a finite number >= 0, got {threshold!r}.")
+    return int(np.sum(latent_activity(vae, x, criterion, batch_size) > threshold))
