@@ -126,6 +126,20 @@ def test_rerun_into_a_finished_run_is_refused_and_resume_with_other_settings_fai
         assert err.count("\n") == 1 and err.startswith("vae-tf: error:") and expected in err, (extra, err)
 
 
+def test_resume_from_a_damaged_checkpoint_fails_clearly(quick_run, tmp_path, capsys):
+    out, _ = quick_run
+    state = _read_json(out / "checkpoint" / "state.json")
+    for damage, expected in [("truncate", "could not be loaded"), ("state", "unreadable or corrupt")]:
+        run = tmp_path / damage
+        (run / "checkpoint").mkdir(parents=True)
+        model_bytes = (out / "checkpoint" / state["model_file"]).read_bytes()
+        (run / "checkpoint" / state["model_file"]).write_bytes(model_bytes[: len(model_bytes) // 2])
+        (run / "checkpoint" / "state.json").write_text("{not json" if damage == "state" else json.dumps(state))
+        assert cli.main(["train", "--out", str(run), "--resume"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("vae-tf: error: --resume:") and expected in err, err
+
+
 # --------------------------------------------------------------------------- bad input
 def _npz(path: Path, **overrides) -> Path:
     rng = np.random.default_rng(0)
