@@ -76,7 +76,15 @@ class Autoencoder(keras.Model):
         super().__init__(**kwargs)
         if loss not in AE_LOSSES:
             raise ValueError(f"loss must be one of {AE_LOSSES}, got {loss!r}.")
+        if loss == "gaussian" and not float(sigma) > 0:
+            raise ValueError(f"sigma must be a positive number, got {sigma!r}.")
         corrupt(np.zeros((1, 1), "float32"), corruption, noise_level)  # validates both
+        if corruption is None and float(noise_level) != 0:
+            raise ValueError(
+                f"noise_level={noise_level!r} has no effect without a corruption; "
+                f"pass corruption='gaussian' or 'masking' for a denoising autoencoder."
+            )
+        _check_shapes(encoder, decoder)
         self.encoder = encoder
         self.decoder = decoder
         self.reconstruction = loss
@@ -107,13 +115,31 @@ class Autoencoder(keras.Model):
         """Reconstruction loss of each example, shape ``(batch,)``; corrupts the input first
         if this is a denoising autoencoder."""
         x_in = corrupt(x, self.corruption, self.noise_level, self.seed_generator)
-        out = self.decoder(self._code(x_in, training), training=training)
+        return self._loss(x, self.decoder(self._code(x_in, training), training=training))
+
+    def _loss(self, x, out):
+        """Per-example loss ``(batch,)`` of targets ``x`` given decoder outputs ``out``."""
         if self.reconstruction == "bernoulli":
             return -bernoulli_log_likelihood(x, out)
         if self.reconstruction == "gaussian":
             return -gaussian_log_likelihood(x, ops.sigmoid(out), self.sigma)
         axes = tuple(range(1, len(out.shape)))
         return ops.sum(ops.square(ops.cast(x, out.dtype) - out), axis=axes)
+
+    def reconstruction_loss(self, x, x_input=None, batch_size: int = 512) -> np.ndarray:
+        """Loss of reconstructing clean images ``x`` from inputs ``x_input`` (default ``x``),
+        per example: NumPy ``(n,)``, nats (or summed squared error). Applies **no**
+        corruption, so two models can be scored on the same noisy inputs.
+        Raises ``ValueError`` if ``x`` and ``x_input`` differ in shape."""
+        x = _as_float(x)
+        x_input = x if x_input is None else _as_float(x_input)
+        if x_input.shape != x.shape:
+            raise ValueError(f"x_input must have the shape of x, {x.shape}, got {x_input.shape}.")
+
+        def fn(inputs, target):
+            return (self._loss(target, self.decoder(self._code(inputs, training=False), training=False)),)
+
+        return _batched(fn, x_input, batch_size, x)[0]
 
     def _images(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
@@ -166,3 +192,19 @@ class Autoencoder(keras.Model):
         for key in ("encoder", "decoder"):
             config[key] = keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
         return cls(**config)
+
+
+def _check_shapes(encoder: keras.Model, decoder: keras.Model) -> None:
+    """Raise ``ValueError`` if the encoder's code width is not the decoder's input width, or
+    the decoder's output shape is not the encoder's image shape (functional models only)."""
+    try:
+        code = encoder.outputs[0].shape[-1]
+        z_in = decoder.inputs[0].shape[-1]
+        image = tuple(encoder.inputs[0].shape[1:])
+        out = tuple(decoder.outputs[0].shape[1:])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return  # subclassed models: shapes are only known once called
+    if code is not None and z_in is not None and code != z_in:
+        raise ValueError(f"the encoder's code has width {code} but the decoder expects inputs of width {z_in}.")
+    if None not in image + out and image != out:
+        raise ValueError(f"the decoder outputs shape {out} but the encoder takes images of shape {image}.")
