@@ -3,12 +3,15 @@
 * :class:`ConditionalVAE` (CVAE, Sohn et al. 2015): the label, one-hot, is an input of both
   the encoder ``q(z | x, y)`` and the decoder ``p(x | z, y)``.
 * :class:`AuxiliaryClassifierVAE`: a classifier sub-network predicts the digit from the image;
-  its 10-way softmax output is concatenated with ``z`` into the decoder, and the loss is the
-  VAE loss plus ``classification_weight`` times the classifier's cross-entropy. Labels are
-  needed for training only; reconstruction uses the classifier's own prediction.
+  its 10-way softmax output is concatenated with ``z`` into the decoder (and, optionally, with
+  the image features into the encoder), and the loss is the VAE loss plus
+  ``classification_weight`` times the classifier's cross-entropy. Labels are needed for
+  training only; reconstruction uses the classifier's own prediction.
 
 For both, generation sets the digit part to a one-hot vector and draws ``z ~ N(0, I)``;
-:meth:`digit_style_grid` reuses the same ``z`` ("style") for all ten digits. Training data
+:meth:`digit_style_grid` reuses the same ``z`` ("style") for all ten digits,
+:class:`StyleGridHistory` records such a grid after every training epoch and
+:func:`plot_digit_style_grid` draws one (a row per style, a column per digit). Training data
 are ``(images, labels)`` with images in ``[0, 1]`` and integer labels in ``[0, num_classes)``.
 """
 
@@ -36,8 +39,14 @@ def build_classifier(
     name: str = "classifier",
 ) -> keras.Model:
     """A digit classifier: images ``(batch, *input_shape)`` to class **logits**
-    ``(batch, num_classes)``. ``arch`` as in :func:`vae_tf.build_encoder`."""
+    ``(batch, num_classes)``. ``arch`` as in :func:`vae_tf.build_encoder`.
+
+    Raises:
+        ValueError: unknown ``arch``, a bad image shape, or ``num_classes < 2``.
+    """
     _check(arch, 1, input_shape, filters)
+    if int(num_classes) < 2:
+        raise ValueError(f"num_classes must be at least 2, got {num_classes!r}.")
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = inputs
     if arch == "conv":
@@ -48,7 +57,7 @@ def build_classifier(
     for i, units in enumerate(hidden_units):
         x = keras.layers.Dense(units, name=f"dense_{i}")(x)
         x = _activate(x, activation, False, f"dense_{i}")
-    logits = keras.layers.Dense(num_classes, name="class_logits")(x)
+    logits = keras.layers.Dense(int(num_classes), name="class_logits")(x)
     return keras.Model(inputs, logits, name=name)
 
 
@@ -61,26 +70,50 @@ def _labels(y, num_classes: int):
     return ops.one_hot(ops.cast(ops.reshape(y, (-1,)), "int32"), num_classes)
 
 
+def _condition_width(model: keras.Model, which: str) -> int:
+    """Width of the second (conditioning) input of ``model``; 0 if it has one input."""
+    if len(model.inputs) == 1:
+        return 0
+    if len(model.inputs) != 2:
+        raise ValueError(f"the {which} must have one or two inputs, got {len(model.inputs)}.")
+    return int(model.inputs[1].shape[-1])
+
+
 class _DigitConditioned(VAE):
     """Shared generation API of the digit-conditioned VAEs."""
 
     def __init__(self, encoder, decoder, num_classes: int = 10, **kwargs):
         super().__init__(encoder, decoder, **kwargs)
         self.num_classes = int(num_classes)
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes!r}.")
+        if _condition_width(decoder, "decoder") != self.num_classes:
+            raise ValueError(
+                f"the decoder must take [z, condition] with a condition of width num_classes={self.num_classes}: "
+                f"build it with build_decoder(..., condition_dim={self.num_classes})."
+            )
 
     @property
     def image_shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self.decoder.outputs[0].shape[1:])
 
     def _one_hot(self, digits, n: int) -> np.ndarray:
-        digits = np.broadcast_to(np.asarray(digits, dtype="int64"), (n,))
-        if digits.min() < 0 or digits.max() >= self.num_classes:
-            raise ValueError(f"digits must be integers in [0, {self.num_classes}), got {np.unique(digits)}.")
-        return np.eye(self.num_classes, dtype="float32")[digits]
+        """One-hot rows ``(n, num_classes)`` for an int or ``n`` ints; ``ValueError`` otherwise."""
+        arr = np.asarray(digits)
+        if arr.size == 0 or not (np.issubdtype(arr.dtype, np.integer) or np.all(np.mod(arr, 1) == 0)):
+            raise ValueError(f"digits must be integers in [0, {self.num_classes}), got {digits!r}.")
+        try:
+            arr = np.broadcast_to(arr.astype("int64"), (n,))
+        except ValueError:
+            raise ValueError(f"digits must be one integer or {n} integers, got shape {arr.shape}.") from None
+        if arr.min() < 0 or arr.max() >= self.num_classes:
+            raise ValueError(f"digits must be integers in [0, {self.num_classes}), got {np.unique(arr)}.")
+        return np.eye(self.num_classes, dtype="float32")[arr]
 
     def decode(self, z, digits=0, batch_size: int = 512) -> np.ndarray:
         """Pixel means for codes ``z`` ``(n, latent_dim)`` and digit(s) ``digits`` (an int or
-        ``n`` ints): NumPy ``(n, *image_shape)`` in ``[0, 1]``."""
+        ``n`` ints in ``[0, num_classes)``): NumPy ``(n, *image_shape)`` in ``[0, 1]``.
+        Raises ``ValueError`` for digits out of range."""
         z = _as_float(z)
         decode = lambda zb, cb: (ops.sigmoid(self.decoder([zb, cb], training=False)),)  # noqa: E731
         return _batched(decode, z, batch_size, self._one_hot(digits, len(z)))[0]
@@ -92,7 +125,10 @@ class _DigitConditioned(VAE):
 
     def digit_style_grid(self, n_styles: int = 8, seed: int | None = None) -> np.ndarray:
         """Images of shape ``(num_classes, n_styles, *image_shape)``: entry ``[d, s]`` decodes
-        style ``z_s ~ N(0, I)`` with digit ``d``; each column shares one ``z`` across digits."""
+        style ``z_s ~ N(0, I)`` with digit ``d``; each style ``s`` shares one ``z`` across all
+        digits. The same integer ``seed`` gives the same styles."""
+        if int(n_styles) < 1:
+            raise ValueError(f"n_styles must be a positive integer, got {n_styles!r}.")
         z = ops.convert_to_numpy(keras.random.normal((int(n_styles), self.latent_dim), seed=seed))
         return np.stack([self.decode(z, d) for d in range(self.num_classes)])
 
@@ -108,17 +144,30 @@ class ConditionalVAE(_DigitConditioned):
 
     Build the networks with ``condition_dim=num_classes``:
     ``ConditionalVAE(build_encoder(condition_dim=10), build_decoder(condition_dim=10))``.
-    Other arguments and the loss terms are those of :class:`vae_tf.VAE`.
+    Other arguments and the loss terms are those of :class:`vae_tf.VAE`. Training data must
+    carry labels; without them ``fit``/``evaluate`` raise ``ValueError``.
     """
+
+    def __init__(self, encoder, decoder, num_classes: int = 10, **kwargs):
+        super().__init__(encoder, decoder, num_classes=num_classes, **kwargs)
+        if _condition_width(encoder, "encoder") != self.num_classes:
+            raise ValueError(
+                f"the encoder must take [images, condition] with a condition of width {self.num_classes}: "
+                f"build it with build_encoder(..., condition_dim={self.num_classes})."
+            )
 
     def call(self, inputs, training: bool = False):
         """Reconstruction pixel means for ``(images, labels)``."""
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise ValueError("ConditionalVAE needs (images, labels) as input.")
         x, y = inputs
         c = _labels(y, self.num_classes)
         z_mean, _, _ = self.encoder([x, c], training=training)
         return ops.sigmoid(self.decoder([z_mean, c], training=training))
 
     def loss_terms(self, x, y=None, training: bool = False) -> dict[str, Any]:
+        """Per-example ``loss``, ``reconstruction_loss``, ``kl_loss`` (nats, ``(batch,)``);
+        ``y`` are the integer labels of ``x`` (``ValueError`` if missing)."""
         c = _labels(y, self.num_classes)
         z_mean, z_log_var, _ = self.encoder([x, c], training=training)
         z = self.sampling([z_mean, z_log_var])
@@ -128,7 +177,8 @@ class ConditionalVAE(_DigitConditioned):
         return {"loss": reconstruction + self.beta * kl, "reconstruction_loss": reconstruction, "kl_loss": kl}
 
     def encode(self, x, digits=None, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
-        """``(z_mean, z_log_var)`` of ``q(z | x, y)``; ``digits`` are the labels of ``x``."""
+        """``(z_mean, z_log_var)`` of ``q(z | x, y)``, each ``(n, latent_dim)``; ``digits`` are
+        the labels of ``x`` (``ValueError`` if missing or out of range)."""
         if digits is None:
             raise ValueError("ConditionalVAE.encode needs the labels: encode(x, digits).")
         x = _as_float(x)
@@ -137,9 +187,11 @@ class ConditionalVAE(_DigitConditioned):
         return out[0], out[1]
 
     def reconstruct(self, x, digits=None, batch_size: int = 512) -> np.ndarray:
+        """Decode the posterior mean of each image with its label: pixel means like ``x``."""
         return self.decode(self.encode(x, digits, batch_size)[0], digits, batch_size)
 
     def kl_per_dimension(self, x, digits=None, batch_size: int = 512) -> np.ndarray:
+        """Mean ``KL(q(z_i | x, y) || N(0, 1))`` per latent dimension: ``(latent_dim,)``, nats."""
         z_mean, z_log_var = self.encode(x, digits, batch_size)
         return ops.convert_to_numpy(ops.mean(kl_divergence(z_mean, z_log_var, per_dimension=True), axis=0))
 
@@ -150,38 +202,73 @@ class AuxiliaryClassifierVAE(_DigitConditioned):
     cross-entropy.
 
     Args:
-        encoder: images to ``[z_mean, z_log_var, z]`` (:func:`vae_tf.build_encoder`).
+        encoder: images to ``[z_mean, z_log_var, z]`` (:func:`vae_tf.build_encoder`). Built
+            with ``condition_dim=num_classes`` it also receives the predicted class
+            probabilities, ``q(z | x, softmax(classifier(x)))``, which makes it easier for
+            ``z`` to keep only what the digit does not explain (the style).
         decoder: ``[z, class_probabilities]`` to logits (``build_decoder(condition_dim=10)``).
         classifier: images to class logits (:func:`build_classifier`).
         classification_weight: weight ``w`` of the cross-entropy.
+        decoder_trains_classifier: if False (default), the class probabilities enter the
+            encoder and decoder through ``stop_gradient``, so the classifier learns from the
+            cross-entropy alone. If True, the reconstruction loss (hundreds of nats summed
+            over pixels) also trains it; with a small ``w`` it then turns the probabilities
+            into extra style code and its accuracy falls.
 
     Per-example terms, in nats: ``reconstruction_loss``, ``kl_loss``, ``classification_loss``
     (cross-entropy of the true label) and ``loss = reconstruction_loss + beta * kl_loss +
     w * classification_loss``; ``accuracy`` is the fraction of correctly classified images.
+    Training data must carry labels (``ValueError`` otherwise).
     """
 
-    def __init__(self, encoder, decoder, classifier, classification_weight: float = 1.0, **kwargs):
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        classifier,
+        classification_weight: float = 1.0,
+        decoder_trains_classifier: bool = False,
+        **kwargs,
+    ):
         if not float(classification_weight) >= 0:
             raise ValueError(f"classification_weight must be >= 0, got {classification_weight!r}.")
         super().__init__(encoder, decoder, **kwargs)
+        if int(classifier.outputs[0].shape[-1]) != self.num_classes:
+            raise ValueError(
+                f"the classifier must output {self.num_classes} logits, got {classifier.outputs[0].shape[-1]}."
+            )
+        if _condition_width(encoder, "encoder") not in (0, self.num_classes):
+            raise ValueError(
+                f"the encoder's condition must have width num_classes={self.num_classes} (or no condition)."
+            )
         self.classifier = classifier
         self.classification_weight = float(classification_weight)
+        self.decoder_trains_classifier = bool(decoder_trains_classifier)
 
     def _metric_names(self) -> tuple[str, ...]:
         return ("loss", "reconstruction_loss", "kl_loss", "classification_loss", "accuracy")
 
+    def _encoder_inputs(self, x, probs):
+        return [x, probs] if len(self.encoder.inputs) == 2 else x
+
     def call(self, inputs, training: bool = False):
         """Reconstruction pixel means, decoding ``z_mean`` with the predicted class probabilities."""
+        inputs = ops.convert_to_tensor(inputs)
         probs = ops.softmax(self.classifier(inputs, training=training))
-        z_mean, _, _ = self.encoder(inputs, training=training)
+        z_mean, _, _ = self.encoder(self._encoder_inputs(inputs, probs), training=training)
         return ops.sigmoid(self.decoder([z_mean, probs], training=training))
 
     def loss_terms(self, x, y=None, training: bool = False) -> dict[str, Any]:
+        """Per-example terms (see the class docstring), each ``(batch,)``; ``y`` are the
+        integer labels of ``x`` (``ValueError`` if missing)."""
         c = _labels(y, self.num_classes)
         class_logits = self.classifier(x, training=training)
-        z_mean, z_log_var, _ = self.encoder(x, training=training)
+        probs = ops.softmax(class_logits)
+        if not self.decoder_trains_classifier:
+            probs = ops.stop_gradient(probs)
+        z_mean, z_log_var, _ = self.encoder(self._encoder_inputs(x, probs), training=training)
         z = self.sampling([z_mean, z_log_var])
-        logits = self.decoder([z, ops.softmax(class_logits)], training=training)
+        logits = self.decoder([z, probs], training=training)
         reconstruction = -reconstruction_log_likelihood(x, logits, self.likelihood, self.sigma)
         kl = kl_divergence(z_mean, z_log_var)
         ce = keras.losses.categorical_crossentropy(c, class_logits, from_logits=True)
@@ -198,6 +285,18 @@ class AuxiliaryClassifierVAE(_DigitConditioned):
         """Class probabilities for images ``x``: NumPy ``(n, num_classes)``."""
         return _batched(lambda b: (ops.softmax(self.classifier(b, training=False)),), _as_float(x), batch_size)[0]
 
+    def encode(self, x, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+        """``(z_mean, z_log_var)``, each ``(n, latent_dim)``; a conditioned encoder receives the
+        classifier's probabilities (no labels needed)."""
+
+        def encode(b):
+            b = ops.convert_to_tensor(b)
+            probs = ops.softmax(self.classifier(b, training=False))
+            return self.encoder(self._encoder_inputs(b, probs), training=False)[:2]
+
+        out = _batched(encode, _as_float(x), batch_size)
+        return out[0], out[1]
+
     def reconstruct(self, x, batch_size: int = 512) -> np.ndarray:
         """Decode ``z_mean`` with the classifier's predicted probabilities (no labels needed)."""
         return _batched(lambda b: (self(b, training=False),), _as_float(x), batch_size)[0]
@@ -206,4 +305,70 @@ class AuxiliaryClassifierVAE(_DigitConditioned):
         config = super().get_config()
         config["classifier"] = keras.saving.serialize_keras_object(self.classifier)
         config["classification_weight"] = self.classification_weight
+        config["decoder_trains_classifier"] = self.decoder_trains_classifier
         return config
+
+
+class StyleGridHistory(keras.callbacks.Callback):
+    """Record ``model.digit_style_grid(n_styles, seed)`` before training and after every epoch.
+
+    The seed is fixed, so every grid decodes the same styles: the sequence shows how the
+    generator improves. After ``fit``, ``grids`` is a list of arrays of shape
+    ``(num_classes, n_styles, *image_shape)`` and ``epochs`` the matching epoch numbers
+    (0 = before training, if ``include_initial``). Works with :class:`ConditionalVAE` and
+    :class:`AuxiliaryClassifierVAE`; other models raise ``TypeError`` when training starts.
+    """
+
+    def __init__(self, n_styles: int = 4, seed: int = 0, include_initial: bool = True):
+        super().__init__()
+        if int(n_styles) < 1:
+            raise ValueError(f"n_styles must be a positive integer, got {n_styles!r}.")
+        self.n_styles = int(n_styles)
+        self.seed = int(seed)
+        self.include_initial = bool(include_initial)
+        self.grids: list[np.ndarray] = []
+        self.epochs: list[int] = []
+
+    def _record(self, epoch: int) -> None:
+        self.grids.append(self.model.digit_style_grid(self.n_styles, seed=self.seed))
+        self.epochs.append(epoch)
+
+    def on_train_begin(self, logs=None):
+        if not hasattr(self.model, "digit_style_grid"):
+            raise TypeError(f"StyleGridHistory needs a digit-conditioned VAE, got {type(self.model).__name__}.")
+        self.grids, self.epochs = [], []
+        if self.include_initial:
+            self._record(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._record(epoch + 1)
+
+
+def plot_digit_style_grid(grid, title: str | None = None, ax=None, scale: float = 0.7):
+    """Draw a :meth:`digit_style_grid` array ``(num_classes, n_styles, h, w[, 1])`` with one
+    **row per style** and one **column per digit** (so a row shows one style in every digit),
+    axes labelled. Returns the matplotlib ``Figure``. Raises ``ValueError`` for another shape."""
+    import matplotlib.pyplot as plt
+
+    from .plotting import tile_images
+
+    grid = np.asarray(grid)
+    if grid.ndim == 5 and grid.shape[-1] == 1:
+        grid = grid[..., 0]
+    if grid.ndim != 4:
+        raise ValueError(f"expected a grid of shape (num_classes, n_styles, h, w[, 1]), got {np.shape(grid)}.")
+    n_digits, n_styles, h, w = grid.shape
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(n_digits * scale + 0.8, n_styles * scale + 0.6))
+    else:
+        fig = ax.figure
+    images = grid.transpose(1, 0, 2, 3).reshape(-1, h, w)  # row-major: style s, digit d
+    ax.imshow(tile_images(images, n_styles, n_digits, pad=1), cmap="gray", vmin=0, vmax=1)
+    ax.set_xticks([d * (w + 1) + w / 2 - 0.5 for d in range(n_digits)], [str(d) for d in range(n_digits)])
+    ax.set_yticks([s * (h + 1) + h / 2 - 0.5 for s in range(n_styles)], [str(s + 1) for s in range(n_styles)])
+    ax.tick_params(length=0)
+    ax.set_xlabel("digit (one-hot part of the decoder input)")
+    ax.set_ylabel("style (shared z)")
+    if title:
+        ax.set_title(title)
+    return fig
