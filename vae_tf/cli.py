@@ -342,7 +342,7 @@ def _train(args, out: Path, ckpt_dir: Path, start: float) -> int:
     verbose = args.verbose if args.verbose is not None else (1 if sys.stdout.isatty() else 2)
     kind = ("conditional " if cond else "") + f"{config['arch']} VAE"
     if state is None:
-        state = {"epoch": 0, "config": config, "data": data_info, "history": {}, "train_time_s": 0.0}
+        state = {"epoch": 0, "config": config, "data": data_info, "history": {}}
     state["config"] = config
     state["data"] = data_info
 
@@ -427,8 +427,10 @@ def _train(args, out: Path, ckpt_dir: Path, start: float) -> int:
                 "versions": _versions(),
                 "notes": (
                     "Losses in nats per image. test_neg_elbo_nats = reconstruction + KL (beta = 1), one z sample "
-                    "per test image. train_time_s sums the epochs' wall times (training + validation pass); "
-                    "train_samples_per_second = training images per epoch / mean epoch wall time, over this invocation's epochs after its first (which includes graph tracing)."
+                    "per test image. wall_time_s: this command, from after start-up to the last file written. "
+                    "train_time_s sums all epochs' wall times (training + validation pass), resumed runs included; "
+                    "train_samples_per_second = training images per epoch / mean epoch wall time, over this "
+                    "command's epochs after its first (which includes graph tracing)."
                     + (" Conditional model: reconstruction uses the classifier's predicted digit, and test_loss "
                        "adds the classification term." if cond else "")
                 ),
@@ -442,6 +444,8 @@ def _train(args, out: Path, ckpt_dir: Path, start: float) -> int:
                     model, out, scale_images(x_te), y_te, state["history"], beta=config["beta"], seed=seed
                 )
                 metrics["figures"] = [p.name for p in figures]
+                wall = time.perf_counter() - start
+                metrics["wall_time_s"] = round(wall, 3)
                 atomic_write_json(out / "metrics.json", metrics)
         except Interrupted as e:
             done = state["epoch"]
