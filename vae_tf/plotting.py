@@ -100,8 +100,8 @@ def plot_manifold(decode, n: int = 20, quantile_range: tuple[float, float] = (0.
 
 def plot_training_curves(history: Mapping[str, Sequence[float]], beta: float = 1.0, title: str | None = None):
     """Total, reconstruction and KL loss per epoch, train (solid) and validation (dashed),
-    from a Keras ``History.history`` dict. A dotted line shows ``reconstruction + beta * KL``
-    over the total, so the reader sees the terms add up."""
+    from a Keras ``History.history`` dict. Dotted lines show ``reconstruction + beta * KL`` (train,
+    and validation when logged) over the totals, so the reader sees the terms add up."""
     terms = [k for k in ("loss", "reconstruction_loss", "kl_loss") if k in history]
     fig, axes = plt.subplots(1, len(terms), figsize=(4.2 * len(terms), 3.4))
     axes = np.atleast_1d(axes)
@@ -110,9 +110,12 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], beta: float = 1
         ax.plot(epochs, history[term], "-o", ms=3, label="train")
         if f"val_{term}" in history:
             ax.plot(epochs, history[f"val_{term}"], "--s", ms=3, label="validation")
-        if term == "loss" and "kl_loss" in history:
-            total = np.asarray(history["reconstruction_loss"]) + beta * np.asarray(history["kl_loss"])
-            ax.plot(epochs, total, ":", color="k", lw=2, label=r"recon + $\beta$ KL (train)")
+        if term == "loss" and "kl_loss" in history and "reconstruction_loss" in history:
+            for prefix, name in (("", "train"), ("val_", "val.")):
+                if f"{prefix}kl_loss" in history and f"{prefix}reconstruction_loss" in history:
+                    total = np.asarray(history[f"{prefix}reconstruction_loss"]) + beta * np.asarray(history[f"{prefix}kl_loss"])
+                    ax.plot(epochs, total, ":", color="k" if not prefix else "0.45", lw=2,
+                            label=rf"recon + $\beta$ KL ({name})")
         ax.set_title(term.replace("_", " ") + " (nats)")
         ax.set_xlabel("epoch")
         ax.legend(fontsize=8)
