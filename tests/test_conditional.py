@@ -11,19 +11,21 @@ from vae_tf.conditional import StyleGridHistory, plot_digit_style_grid
 LATENT = 3
 
 
-def make_cvae(arch="mlp", beta=1.0, seed=0, eager=True):
+def make_cvae(arch="mlp", beta=1.0, seed=0, eager=True, jit_compile=False):
     keras.utils.set_random_seed(seed)
     kw = dict(latent_dim=LATENT, arch=arch, condition_dim=10)
     hidden = {"hidden_units": (64,)} if arch == "mlp" else {}
     model = vae_tf.ConditionalVAE(
         vae_tf.build_encoder(**kw, **hidden, seed=seed), vae_tf.build_decoder(**kw, **hidden), beta=beta, seed=seed
     )
-    # eager steps: no tracing, faster for the few steps of a unit test (graph mode is tested below)
-    model.compile(optimizer=keras.optimizers.Adam(2e-3), run_eagerly=eager)
+    # Eager steps (no tracing) and no XLA (no compilation) are faster for the few steps of a unit
+    # test; test_training_lowers_the_loss uses the defaults of compile (graph mode, XLA if on).
+    kwargs = {} if jit_compile is None else {"jit_compile": jit_compile}
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), run_eagerly=eager, **kwargs)
     return model
 
 
-def make_acvae(arch="mlp", beta=1.0, weight=1.0, condition_encoder=False, seed=0, eager=True):
+def make_acvae(arch="mlp", beta=1.0, weight=1.0, condition_encoder=False, seed=0, eager=True, jit_compile=False):
     keras.utils.set_random_seed(seed)
     hidden = {"hidden_units": (64,)} if arch == "mlp" else {}
     enc = vae_tf.build_encoder(
@@ -32,8 +34,10 @@ def make_acvae(arch="mlp", beta=1.0, weight=1.0, condition_encoder=False, seed=0
     dec = vae_tf.build_decoder(latent_dim=LATENT, arch=arch, condition_dim=10, **hidden)
     clf = vae_tf.build_classifier(arch=arch, hidden_units=(64,))
     model = vae_tf.AuxiliaryClassifierVAE(enc, dec, clf, classification_weight=weight, beta=beta, seed=seed)
-    # eager steps: no tracing, faster for the few steps of a unit test (graph mode is tested below)
-    model.compile(optimizer=keras.optimizers.Adam(2e-3), run_eagerly=eager)
+    # Eager steps (no tracing) and no XLA (no compilation) are faster for the few steps of a unit
+    # test; test_training_lowers_the_loss uses the defaults of compile (graph mode, XLA if on).
+    kwargs = {} if jit_compile is None else {"jit_compile": jit_compile}
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), run_eagerly=eager, **kwargs)
     return model
 
 
@@ -58,7 +62,7 @@ def test_both_models_build_and_train_a_step(small_batch, kind, arch):
 @pytest.mark.parametrize("kind", ["cvae", "acvae"])
 def test_training_lowers_the_loss(small_batch, kind):
     x, y = small_batch
-    model = MAKERS[kind](eager=False)
+    model = MAKERS[kind](eager=False, jit_compile=None)
     before = model.evaluate(x, y, batch_size=256, return_dict=True, verbose=0)
     model.fit(x, y, batch_size=64, epochs=3, verbose=0)
     after = model.evaluate(x, y, batch_size=256, return_dict=True, verbose=0)
