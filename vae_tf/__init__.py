@@ -6,9 +6,10 @@ Importing ``vae_tf`` registers its layers and models with Keras, so that
 
 import warnings as _warnings
 
+from . import estimators, latent, plotting
 from .architectures import build_decoder, build_encoder
 from .autoencoders import Autoencoder, corrupt
-from .conditional import AuxiliaryClassifierVAE, ConditionalVAE, build_classifier
+from .conditional import AuxiliaryClassifierVAE, ConditionalVAE, StyleGridHistory, build_classifier
 from .data import (
     MNISTError,
     binarize,
@@ -21,6 +22,7 @@ from .data import (
     subset,
     validate_mnist,
 )
+from .evaluation import active_units, evaluate_elbo, iwae_bound, iwae_log_likelihood, latent_activity
 from .layers import Sampling
 from .linear_gaussian import LinearGaussianModel
 from .losses import (
@@ -46,7 +48,9 @@ __all__ = [
     "LinearGaussianModel",
     "MNISTError",
     "Sampling",
+    "StyleGridHistory",
     "VAE",
+    "active_units",
     "bernoulli_log_likelihood",
     "binarize",
     "binarize_dynamic",
@@ -55,9 +59,13 @@ __all__ = [
     "build_encoder",
     "corrupt",
     "elbo",
+    "evaluate_elbo",
     "find_mnist",
     "gaussian_log_likelihood",
+    "iwae_bound",
+    "iwae_log_likelihood",
     "kl_divergence",
+    "latent_activity",
     "load_mnist",
     "make_dataset",
     "quick_mode",

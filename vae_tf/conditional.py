@@ -11,7 +11,7 @@
 For both, generation sets the digit part to a one-hot vector and draws ``z ~ N(0, I)``;
 :meth:`digit_style_grid` reuses the same ``z`` ("style") for all ten digits,
 :class:`StyleGridHistory` records such a grid after every training epoch and
-:func:`plot_digit_style_grid` draws one (a row per style, a column per digit). Training data
+:func:`vae_tf.plotting.plot_digit_style_grid` draws one (a row per style, a column per digit). Training data
 are ``(images, labels)`` with images in ``[0, 1]`` and integer labels in ``[0, num_classes)``.
 """
 
@@ -342,33 +342,3 @@ class StyleGridHistory(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._record(epoch + 1)
-
-
-def plot_digit_style_grid(grid, title: str | None = None, ax=None, scale: float = 0.7):
-    """Draw a :meth:`digit_style_grid` array ``(num_classes, n_styles, h, w[, 1])`` with one
-    **row per style** and one **column per digit** (so a row shows one style in every digit),
-    axes labelled. Returns the matplotlib ``Figure``. Raises ``ValueError`` for another shape."""
-    import matplotlib.pyplot as plt
-
-    from .plotting import tile_images
-
-    grid = np.asarray(grid)
-    if grid.ndim == 5 and grid.shape[-1] == 1:
-        grid = grid[..., 0]
-    if grid.ndim != 4:
-        raise ValueError(f"expected a grid of shape (num_classes, n_styles, h, w[, 1]), got {np.shape(grid)}.")
-    n_digits, n_styles, h, w = grid.shape
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(n_digits * scale + 0.8, n_styles * scale + 0.6))
-    else:
-        fig = ax.figure
-    images = grid.transpose(1, 0, 2, 3).reshape(-1, h, w)  # row-major: style s, digit d
-    ax.imshow(tile_images(images, n_styles, n_digits, pad=1), cmap="gray", vmin=0, vmax=1)
-    ax.set_xticks([d * (w + 1) + w / 2 - 0.5 for d in range(n_digits)], [str(d) for d in range(n_digits)])
-    ax.set_yticks([s * (h + 1) + h / 2 - 0.5 for s in range(n_styles)], [str(s + 1) for s in range(n_styles)])
-    ax.tick_params(length=0)
-    ax.set_xlabel("digit (one-hot part of the decoder input)")
-    ax.set_ylabel("style (shared z)")
-    if title:
-        ax.set_title(title)
-    return fig

@@ -98,10 +98,18 @@ def plot_manifold(decode, n: int = 20, quantile_range: tuple[float, float] = (0.
     return fig
 
 
-def plot_training_curves(history: Mapping[str, Sequence[float]], beta: float = 1.0, title: str | None = None):
+def plot_training_curves(
+    history: Mapping[str, Sequence[float]],
+    beta: float = 1.0,
+    title: str | None = None,
+    extra_terms: Mapping[str, float] | None = None,
+):
     """Total, reconstruction and KL loss per epoch, train (solid) and validation (dashed),
     from a Keras ``History.history`` dict. Dotted lines show ``reconstruction + beta * KL`` (train,
-    and validation when logged) over the totals, so the reader sees the terms add up."""
+    and validation when logged) over the totals, so the reader sees the terms add up.
+    ``extra_terms`` maps further logged terms to their weight in the total, e.g.
+    ``{"classification_loss": 1.0}`` for :class:`vae_tf.AuxiliaryClassifierVAE`."""
+    extra_terms = dict(extra_terms or {})
     terms = [k for k in ("loss", "reconstruction_loss", "kl_loss") if k in history]
     fig, axes = plt.subplots(1, len(terms), figsize=(4.2 * len(terms), 3.4))
     axes = np.atleast_1d(axes)
@@ -114,14 +122,43 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], beta: float = 1
             for prefix, name in (("", "train"), ("val_", "val.")):
                 if f"{prefix}kl_loss" in history and f"{prefix}reconstruction_loss" in history:
                     total = np.asarray(history[f"{prefix}reconstruction_loss"]) + beta * np.asarray(history[f"{prefix}kl_loss"])
+                    for term_name, weight in extra_terms.items():
+                        total = total + weight * np.asarray(history[f"{prefix}{term_name}"])
+                    extra = "".join(f" + {w:g} {t.replace('_loss', '')}" for t, w in extra_terms.items())
                     ax.plot(epochs, total, ":", color="k" if not prefix else "0.45", lw=2,
-                            label=rf"recon + $\beta$ KL ({name})")
+                            label=rf"recon + $\beta$ KL{extra} ({name})")
         ax.set_title(term.replace("_", " ") + " (nats)")
         ax.set_xlabel("epoch")
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def plot_digit_style_grid(grid, title: str | None = None, ax=None, scale: float = 0.7):
+    """Draw a :meth:`digit_style_grid` array ``(num_classes, n_styles, h, w[, 1])`` with one
+    **row per style** and one **column per digit** (so a row shows one style in every digit),
+    axes labelled. Returns the matplotlib ``Figure``. Raises ``ValueError`` for another shape."""
+    grid = np.asarray(grid)
+    if grid.ndim == 5 and grid.shape[-1] == 1:
+        grid = grid[..., 0]
+    if grid.ndim != 4:
+        raise ValueError(f"expected a grid of shape (num_classes, n_styles, h, w[, 1]), got {np.shape(grid)}.")
+    n_digits, n_styles, h, w = grid.shape
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(n_digits * scale + 0.8, n_styles * scale + 0.6))
+    else:
+        fig = ax.figure
+    images = grid.transpose(1, 0, 2, 3).reshape(-1, h, w)  # row-major: style s, digit d
+    ax.imshow(tile_images(images, n_styles, n_digits, pad=1), cmap="gray", vmin=0, vmax=1)
+    ax.set_xticks([d * (w + 1) + w / 2 - 0.5 for d in range(n_digits)], [str(d) for d in range(n_digits)])
+    ax.set_yticks([s * (h + 1) + h / 2 - 0.5 for s in range(n_styles)], [str(s + 1) for s in range(n_styles)])
+    ax.tick_params(length=0)
+    ax.set_xlabel("digit (one-hot part of the decoder input)")
+    ax.set_ylabel("style (shared z)")
+    if title:
+        ax.set_title(title)
     return fig
 
 

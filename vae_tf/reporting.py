@@ -14,23 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import plotting
-
-
-def pca_2d(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Project codes ``z`` ``(n, d)`` onto their first two principal components.
-
-    Returns ``(projection (n, 2), explained variance ratio (2,))``; with ``d == 1`` the second
-    coordinate is 0."""
-    z = np.asarray(z, dtype="float64")
-    centred = z - z.mean(axis=0)
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    k = min(2, vt.shape[0])
-    proj = np.zeros((len(z), 2))
-    proj[:, :k] = centred @ vt[:k].T
-    var = s**2
-    ratio = np.zeros(2)
-    ratio[:k] = var[:k] / var.sum() if var.sum() > 0 else 0.0
-    return proj.astype("float32"), ratio
+from .latent import fit_pca
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
@@ -73,12 +57,12 @@ def write_figures(
     if z_mean.shape[1] == 2:
         fig = plotting.plot_latent_scatter(z_mean, y_scatter, title=f"Latent means of {len(z_mean)} test images")
     else:
-        proj, ratio = pca_2d(z_mean)
+        pca = fit_pca(z_mean, k=2)
         fig = plotting.plot_latent_scatter(
-            proj,
+            pca.transform(z_mean),
             y_scatter,
             title=f"PCA of {z_mean.shape[1]}-D latent means ({len(z_mean)} test images, "
-            f"{100 * ratio.sum():.0f}% of variance)",
+            f"{100 * pca.explained_variance_ratio.sum():.0f}% of variance)",
         )
         fig.axes[0].set_xlabel("principal component 1")
         fig.axes[0].set_ylabel("principal component 2")
@@ -93,15 +77,13 @@ def write_figures(
 
     if conditional:
         grid = model.digit_style_grid(n_styles=10, seed=seed)  # (10 digits, 10 styles, 28, 28, 1)
-        d, s = grid.shape[:2]
-        fig = plotting.plot_image_grid(
-            grid.reshape(d * s, *grid.shape[2:]), d, s, title="Prior samples: row = digit, column = style z"
-        )
+        fig = plotting.plot_digit_style_grid(grid, title="Prior samples: each row one style z, each column one digit")
     else:
         fig = plotting.plot_image_grid(model.sample(64, seed=seed), 8, 8, title="Samples from the prior z ~ N(0, I)")
     written.append(save_figure(fig, out_dir / "samples.png"))
 
     curves = {k: v for k, v in history.items() if k != "epoch_time_s"}
-    fig = plotting.plot_training_curves(curves, beta=beta)
+    extra = {"classification_loss": model.classification_weight} if "classification_loss" in curves else None
+    fig = plotting.plot_training_curves(curves, beta=beta, extra_terms=extra)
     written.append(save_figure(fig, out_dir / "training_curves.png"))
     return written
