@@ -16,7 +16,7 @@ import tensorflow as tf
 from keras import ops
 
 from .losses import bernoulli_log_likelihood, gaussian_log_likelihood
-from .models import _as_float, _batched
+from .models import _as_float, _batched, deserialize_submodels
 
 AE_LOSSES = ("bernoulli", "gaussian", "squared_error")
 CORRUPTIONS = (None, "gaussian", "masking")
@@ -188,10 +188,7 @@ class Autoencoder(keras.Model):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None):
-        config = dict(config)
-        for key in ("encoder", "decoder"):
-            config[key] = keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
-        return cls(**config)
+        return cls(**deserialize_submodels(config, custom_objects))
 
 
 def _check_shapes(encoder: keras.Model, decoder: keras.Model) -> None:

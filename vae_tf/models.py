@@ -247,11 +247,17 @@ class VAE(keras.Model):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None):
-        config = dict(config)
-        for key in ("encoder", "decoder", "classifier"):
-            if key in config:
-                config[key] = keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
-        return cls(**config)
+        return cls(**deserialize_submodels(config, custom_objects))
+
+
+def deserialize_submodels(config: dict, custom_objects=None) -> dict:
+    """A copy of a model's ``get_config()`` with its serialized sub-models (``encoder``,
+    ``decoder``, ``classifier``, where present) rebuilt: what ``from_config`` passes to ``cls``."""
+    config = dict(config)
+    for key in ("encoder", "decoder", "classifier"):
+        if key in config:
+            config[key] = keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
+    return config
 
 
 def _as_float(x) -> np.ndarray:
