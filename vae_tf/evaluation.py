@@ -19,6 +19,7 @@ bounded whatever ``K`` is. Everything is per example, in nats.
 
 from __future__ import annotations
 
+import itertools
 import math
 import weakref
 
@@ -180,21 +181,13 @@ def iwae_log_likelihood(
         ValueError: non-positive sizes, integer 0-255 images, a shape that does not match the
             VAE, no images, or a VAE whose encoder takes more than the images.
     """
-    x = _check_vae_input(vae, x)
-    num_samples = _positive_int(num_samples, "num_samples")
-    batch_size = _positive_int(batch_size, "batch_size")
-    chunk_size = min(_positive_int(chunk_size, "chunk_size"), num_samples)
-    seed = _draw_seed(seed)
-    fn = _log_weights_fn(vae)
+    x, num_samples, batch_size, chunk_size, seed = _check_sampling_args(
+        vae, x, num_samples, batch_size, chunk_size, seed
+    )
     out = np.empty(len(x), dtype="float64")
-    step = 0
-    for start in range(0, len(x), batch_size):
-        xb = tf.constant(x[start : start + batch_size])
+    for start, xb, chunks in _sample_batches(vae, x, num_samples, batch_size, chunk_size, seed):
         total = None
-        for done in range(0, num_samples, chunk_size):
-            num = min(chunk_size, num_samples - done)
-            log_w, _ = fn(xb, tf.constant(num, tf.int32), tf.constant([seed, step], tf.int32))
-            step += 1
+        for log_w, _ in chunks:
             part = tf.reduce_logsumexp(log_w, axis=0)
             total = part if total is None else tf.experimental.numpy.logaddexp(total, part)
         out[start : start + len(xb)] = total.numpy().astype("float64") - math.log(num_samples)
@@ -227,27 +220,47 @@ def evaluate_elbo(
     Raises:
         ValueError: as :func:`iwae_log_likelihood`.
     """
-    x = _check_vae_input(vae, x)
-    num_samples = _positive_int(num_samples, "num_samples")
-    batch_size = _positive_int(batch_size, "batch_size")
-    chunk_size = min(_positive_int(chunk_size, "chunk_size"), num_samples)
-    seed = _draw_seed(seed)
-    fn = _log_weights_fn(vae)
+    x, num_samples, batch_size, chunk_size, seed = _check_sampling_args(
+        vae, x, num_samples, batch_size, chunk_size, seed
+    )
     recon = np.empty(len(x), dtype="float64")
     kl = np.empty(len(x), dtype="float64")
-    step = 0
-    for start in range(0, len(x), batch_size):
-        xb = tf.constant(x[start : start + batch_size])
+    for start, xb, chunks in _sample_batches(vae, x, num_samples, batch_size, chunk_size, seed):
         total = 0.0
-        for done in range(0, num_samples, chunk_size):
-            num = min(chunk_size, num_samples - done)
-            _, log_px_z = fn(xb, tf.constant(num, tf.int32), tf.constant([seed, step], tf.int32))
-            step += 1
+        for _, log_px_z in chunks:
             total = total + np.sum(log_px_z.numpy().astype("float64"), axis=0)
         recon[start : start + len(xb)] = -total / num_samples
         z_mean, z_log_var = vae.encoder(xb, training=False)[:2]
         kl[start : start + len(xb)] = ops.convert_to_numpy(kl_divergence(z_mean, z_log_var))
     return {"elbo": -(recon + kl), "reconstruction_loss": recon, "kl_loss": kl}
+
+
+def _check_sampling_args(vae, x, num_samples, batch_size, chunk_size, seed):
+    """The checked arguments of :func:`iwae_log_likelihood` and :func:`evaluate_elbo`:
+    ``(x, num_samples, batch_size, chunk_size, seed)``; raises ``ValueError`` as they document."""
+    x = _check_vae_input(vae, x)
+    num_samples = _positive_int(num_samples, "num_samples")
+    batch_size = _positive_int(batch_size, "batch_size")
+    chunk_size = min(_positive_int(chunk_size, "chunk_size"), num_samples)
+    return x, num_samples, batch_size, chunk_size, _draw_seed(seed)
+
+
+def _sample_batches(vae, x, num_samples: int, batch_size: int, chunk_size: int, seed: int):
+    """For each batch of ``batch_size`` images, yield ``(start, xb, chunks)``; ``chunks`` yields
+    ``(log_w, log_px_z)``, each of shape ``(num, len(xb))``, for successive chunks of at most
+    ``chunk_size`` of the ``num_samples`` samples. Chunk ``i`` (counted over all batches) is
+    seeded by ``(seed, i)``, so the result depends only on the seed and the two sizes."""
+    fn = _log_weights_fn(vae)
+    step = itertools.count()
+
+    def chunks(xb):
+        for done in range(0, num_samples, chunk_size):
+            num = min(chunk_size, num_samples - done)
+            yield fn(xb, tf.constant(num, tf.int32), tf.constant([seed, next(step)], tf.int32))
+
+    for start in range(0, len(x), batch_size):
+        xb = tf.constant(x[start : start + batch_size])
+        yield start, xb, chunks(xb)
 
 
 def _draw_seed(seed: int | None) -> int:
