@@ -14,20 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import plotting
+from .files import save_figure  # noqa: F401  (re-exported)
 from .latent import fit_pca
-
-
-def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
-    """Save ``fig`` as PNG through a temporary file and ``os.replace``; close it."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
-    try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def write_figures(

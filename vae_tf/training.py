@@ -28,46 +28,9 @@ from typing import Any
 
 import keras
 
+from .files import atomic_save_model, atomic_write_json, atomic_write_text  # noqa: F401  (re-exported)
+
 STATE_FILE = "state.json"
-
-
-# --------------------------------------------------------------------------- atomic files
-def _temp_path(path: Path, suffix: str = "") -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp{suffix}")
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``: readers see the
-    old file or the complete new one, never a partial file."""
-    path = Path(path)
-    tmp = _temp_path(path)
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
-    """:func:`atomic_write_text` of ``data`` as indented JSON (NaN/Inf are refused)."""
-    return atomic_write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
-
-
-def atomic_save_model(model: keras.Model, path: str | os.PathLike) -> Path:
-    """``model.save(path)`` (a ``.keras`` file, optimizer state included) through a temporary
-    file in the same directory and ``os.replace``, so ``path`` is never half written."""
-    path = Path(path)
-    tmp = _temp_path(path, ".keras")  # Keras insists on the .keras suffix
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 # --------------------------------------------------------------------------- signals
