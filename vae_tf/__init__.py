@@ -23,6 +23,7 @@ from .data import (
     validate_mnist,
 )
 from .evaluation import active_units, evaluate_elbo, iwae_bound, iwae_log_likelihood, latent_activity
+from .inputs import InputError
 from .layers import Sampling
 from .linear_gaussian import LinearGaussianModel
 from .losses import (
@@ -45,6 +46,7 @@ __all__ = [
     "Autoencoder",
     "AuxiliaryClassifierVAE",
     "ConditionalVAE",
+    "InputError",
     "LinearGaussianModel",
     "MNISTError",
     "Sampling",

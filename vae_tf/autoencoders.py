@@ -62,6 +62,9 @@ class Autoencoder(keras.Model):
     The metric ``loss`` is the per-example loss averaged over every example seen.
     """
 
+    #: Capability flag shared with the VAE family: an autoencoder takes no digit.
+    conditions_on_digits = False
+
     def __init__(
         self,
         encoder: keras.Model,

@@ -82,6 +82,8 @@ def _condition_width(model: keras.Model, which: str) -> int:
 class _DigitConditioned(VAE):
     """Shared generation API of the digit-conditioned VAEs."""
 
+    conditions_on_digits = True
+
     def __init__(self, encoder, decoder, num_classes: int = 10, **kwargs):
         super().__init__(encoder, decoder, **kwargs)
         self.num_classes = int(num_classes)
@@ -247,6 +249,10 @@ class AuxiliaryClassifierVAE(_DigitConditioned):
 
     def _metric_names(self) -> tuple[str, ...]:
         return ("loss", "reconstruction_loss", "kl_loss", "classification_loss", "accuracy")
+
+    @property
+    def loss_weights(self) -> dict[str, float]:
+        return {**super().loss_weights, "classification_loss": self.classification_weight}
 
     def _encoder_inputs(self, x, probs):
         return [x, probs] if len(self.encoder.inputs) == 2 else x

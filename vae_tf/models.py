@@ -89,7 +89,15 @@ class VAE(keras.Model):
         # optimizer state before the first step.
         self.built = True
 
+    #: Capability flag: True for models whose generation takes a digit (``digits=``).
+    conditions_on_digits = False
+
     # ----------------------------------------------------------------- structure
+    @property
+    def loss_weights(self) -> dict[str, float]:
+        """Weight of each logged per-example term in ``loss``: ``loss = sum(w * term)``."""
+        return {"reconstruction_loss": 1.0, "kl_loss": self.beta}
+
     def _metric_names(self) -> tuple[str, ...]:
         return ("loss", "reconstruction_loss", "kl_loss")
 

@@ -37,7 +37,7 @@ def write_figures(
     a digits x styles grid, each column one ``z``) and ``training_curves.png``.
     """
     out_dir = Path(out_dir)
-    conditional = hasattr(model, "digit_style_grid")
+    conditional = model.conditions_on_digits
     written = []
 
     x_scatter, y_scatter = x_test[:n_scatter], y_test[:n_scatter]
@@ -71,7 +71,7 @@ def write_figures(
     written.append(save_figure(fig, out_dir / "samples.png"))
 
     curves = {k: v for k, v in history.items() if k != "epoch_time_s"}
-    extra = {"classification_loss": model.classification_weight} if "classification_loss" in curves else None
+    extra = {k: w for k, w in model.loss_weights.items() if k not in ("reconstruction_loss", "kl_loss")} or None
     fig = plotting.plot_training_curves(curves, beta=beta, extra_terms=extra)
     written.append(save_figure(fig, out_dir / "training_curves.png"))
     return written
