@@ -1,4 +1,5 @@
-"""The training-throughput benchmark (issue 5): its FLOP count and a tiny end-to-end run."""
+"""The benchmarks: the training-throughput one (issue 5: its FLOP count and a tiny end-to-end
+run) and the whole-process one (issue 16: goals from data, the breakdown, a tiny run)."""
 
 import json
 import math
@@ -10,8 +11,8 @@ import vae_tf
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "train_throughput.py"
-sys.path.insert(0, str(SCRIPT.parent))
-import train_throughput  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from benchmarks import flops  # noqa: E402
 
 
 def test_training_flops_per_image_of_the_dense_vae():
@@ -20,7 +21,7 @@ def test_training_flops_per_image_of_the_dense_vae():
     # forward multiply-adds: 784x512, 512x2 (z_mean) and 512x2 (z_log_var); 2x512, 512x784
     forward = 2 * (784 * 512 + 512 * 2 + 512 * 2) + 2 * (2 * 512 + 512 * 784)
     # x3 for the weight and input gradients, minus the input gradient of the first layer
-    assert train_throughput.train_flops_per_image(encoder, decoder) == 3 * forward - 2 * 784 * 512
+    assert flops.train_flops_per_image(encoder, decoder) == 3 * forward - 2 * 784 * 512
 
 
 def test_benchmark_runs_end_to_end_and_reports_each_configuration(tmp_path):
