@@ -3,6 +3,7 @@ run) and the whole-process one (issue 16: goals from data, the breakdown, a tiny
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,71 @@ def test_benchmark_runs_end_to_end_and_reports_each_configuration(tmp_path):
     fast = [r for r in runs if r["name"] == "vae_tf"]
     assert all(r["jit_compile"] and r["steps_per_execution"] == 32 for r in fast)  # the package's defaults
     assert fast[0]["test_neg_elbo"] != fast[1]["test_neg_elbo"]  # different seeds per repeat
+
+
+def test_goals_come_from_the_data_file(tmp_path):
+    from benchmarks.goals import load_goals, verdict
+
+    path = tmp_path / "goals.json"
+    path.write_text(json.dumps({"whole_process": {"_note": "x", "speedup_by_epochs": {"6": 1.25}}}))
+    assert load_goals("whole_process", path) == {"speedup_by_epochs": {"6": 1.25}}  # notes dropped
+    assert [verdict(1.3, 1.25), verdict(1.2, 1.25), verdict(1.2, None)] == ["met", "NOT met", "no goal"]
+    try:
+        load_goals("train_throughput", path)
+    except KeyError as e:
+        assert "whole_process" in str(e)
+    else:
+        raise AssertionError("a benchmark without goals must raise KeyError")
+    shipped = load_goals("whole_process")["speedup_by_epochs"]
+    assert shipped == {"30": 2.0, "6": 1.5}  # issue 16's goals
+
+
+def test_breakdown_stages_add_up_to_the_whole_process(tmp_path):
+    from benchmarks.timeline import STAGES, vae_tf_breakdown
+
+    # A fake run directory with the files and stamped lines a `vae-tf train --verbose 2` leaves.
+    t0 = 1_000_000.0
+    lines = [[t0 + 4.0, "vae-tf: training mlp VAE ..."], [t0 + 4.1, "Epoch 1/2"], [t0 + 10.5, "9/9 - 6s - loss: 200"],
+             [t0 + 10.6, "Epoch 2/2"], [t0 + 11.7, "9/9 - 1s - loss: 180"], [t0 + 19.0, "vae-tf: done: ..."]]  # fmt: skip
+    files = {"model.keras": 13.0, "history.json": 13.2, "latent.png": 14.0, "manifold.png": 15.5,
+             "training_curves.png": 16.0, "metrics.json": 18.9}  # fmt: skip
+    for name, t in files.items():
+        (tmp_path / name).write_text("{}")
+    (tmp_path / "history.json").write_text(json.dumps({"epoch_time_s": [6.0, 1.0]}))
+    (tmp_path / "metrics.json").write_text(json.dumps({"wall_time_s": 15.9, "test_neg_elbo_nats": 170.0}))
+    for name, t in files.items():
+        os.utime(tmp_path / name, (t0 + t, t0 + t))
+    parts = vae_tf_breakdown({"spawn": t0, "exit": t0 + 20.0, "lines": lines}, tmp_path)
+    stages = parts["stages"]
+    assert list(stages) == list(STAGES)
+    assert math.isclose(sum(stages.values()), 20.0)
+    assert math.isclose(stages["start-up and imports"], 3.0)  # metrics.json at 18.9 minus its wall time 15.9
+    assert math.isclose(stages["epoch 1"], 6.0) and math.isclose(stages["later epochs"], 1.0)
+    assert math.isclose(stages["other fit work"], 11.7 - 4.0 - 7.0)
+    assert math.isclose(stages["evaluation"], 13.2 - 11.7) and math.isclose(stages["figures"], 16.0 - 13.2)
+    assert math.isclose(parts["figures"]["manifold.png"], 1.5)
+    assert parts["metrics"]["test_neg_elbo_nats"] == 170.0
+
+
+def test_whole_process_benchmark_runs_end_to_end(tmp_path):
+    out, goals = tmp_path / "whole.json", tmp_path / "goals.json"
+    goals.write_text(json.dumps({"whole_process": {"speedup_by_epochs": {"2": 0.01}}}))
+    script = ROOT / "benchmarks" / "whole_process.py"
+    args = ["--tiny", "--goals", str(goals), "--json", str(out)]
+    env = {**os.environ, "VAE_TF_QUICK": "1"}  # the benchmark must not let quick mode change the runs
+    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(out.read_text())
+    runs = results["runs"]
+    assert [(r["impl"], r["epochs"]) for r in runs] == [("plain", 2), ("vae-tf", 2)]  # interleaved, plain first
+    for run in runs:
+        assert math.isclose(sum(run["stages"].values()), run["wall_s"], rel_tol=1e-6)
+        assert run["stages"]["epoch 1"] > run["stages"]["later epochs"] > 0  # epoch 1 pays for tracing
+        assert 100 < run["test_neg_elbo"] < 800  # nats per image
+    vae = runs[1]
+    assert vae["config"]["quick"] is False and vae["config"]["epochs"] == 2
+    assert vae["stages"]["figures"] > 0 and set(vae["figures"]) >= {"latent.png", "samples.png"}
+    assert results["summary"][0]["goal"] == 0.01 and results["summary"][0]["verdict"] == "met"
+    assert "whole process, 2 epochs: plain / vae-tf = " in proc.stdout and "(goal >= 0.01x): met" in proc.stdout
+    assert all(len(times) == 1 and times[0] > 0 for times in results["probes"].values())
+    assert "| evaluation |" in proc.stdout and "| total |" in proc.stdout

@@ -1,0 +1,206 @@
+"""Time to first result: the wall time of a whole ``python -m vae_tf train`` process at its
+defaults against a whole process of the plain Keras example, side by side, with a breakdown.
+
+One command, from the project root (data: ``data/mnist.npz`` as for ``vae_tf.load_mnist``)::
+
+    python benchmarks/whole_process.py                  # 6 then 30 epochs, 3 interleaved repeats
+    python benchmarks/whole_process.py --epochs 6 --repeats 2
+    python benchmarks/whole_process.py --tiny           # a quick end-to-end check (tests use it)
+
+* ``vae-tf train``: ``python -m vae_tf train --out DIR --epochs N --verbose 2`` (the CLI's
+  defaults otherwise; ``--verbose 2`` is its default when stdout is not a terminal): trains on
+  90 % of the file's training images with a validation pass and a checkpoint per epoch,
+  evaluates the test set, saves the model and draws five figures.
+* plain Keras example: ``python -m benchmarks.children`` with the ``baseline`` configuration of
+  the throughput benchmark (:class:`benchmarks.baseline.PlainVAE`, the keras.io example's
+  ``train_step``, fitted on a float32 array of all the file's training images, batch 128, Adam
+  with Keras's defaults), then the held-out -ELBO of the test set; no figures.
+
+Runs are interleaved (plain, vae-tf, plain, vae-tf, ...), each in a fresh process, shorter
+runs first; the table shows medians and the speed-up (plain / vae-tf) against the goals in
+``goals.json``. Each run's time is split into stages (see :mod:`benchmarks.timeline`). Probe
+processes time ``import tensorflow``, ``import vae_tf`` and ``vae-tf train --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from a clone without `pip install -e .`
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.goals import GOALS_FILE, load_goals, verdict  # noqa: E402
+from benchmarks.report import markdown_table  # noqa: E402
+from benchmarks.timeline import STAGES, plain_breakdown, run_stamped, vae_tf_breakdown  # noqa: E402
+
+#: Probe processes: (name, arguments after the Python executable).
+PROBES = (
+    ("python -c 'import tensorflow'", ["-c", "import tensorflow"]),
+    ("python -c 'import vae_tf'", ["-c", "import vae_tf"]),
+    ("python -m vae_tf train --help", ["-m", "vae_tf", "train", "--help"]),
+)
+TINY = {"epochs": [2], "train_size": 600, "test_size": 200, "repeats": 1}
+IMPLS = ("plain", "vae-tf")
+
+
+def child_env() -> dict:
+    """The environment of every child: the caller's, without quick mode, with unbuffered stdout
+    (so that each line is stamped when it is printed)."""
+    env = {k: v for k, v in os.environ.items() if k != "VAE_TF_QUICK"}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def command(impl: str, epochs: int, args, out_dir: Path) -> list[str]:
+    """The command line of one run of ``impl`` (``"plain"`` or ``"vae-tf"``)."""
+    if impl == "vae-tf":
+        sizes = [f for k, v in (("--train-size", args.train_size), ("--test-size", args.test_size)) if v for f in (k, str(v))]
+        return [sys.executable, "-m", "vae_tf", "train", "--out", str(out_dir), "--epochs", str(epochs), "--verbose", "2", *sizes]
+    cfg = {"impl": "baseline", "arch": "mlp", "epochs": epochs, "batch_size": 128, "seed": 0,
+           "n_train": args.train_size, "n_test": args.test_size}  # fmt: skip
+    return [sys.executable, "-m", "benchmarks.children", json.dumps(cfg)]
+
+
+def run_one(impl: str, epochs: int, args, work: Path, index: int) -> dict:
+    """Run ``impl`` for ``epochs`` as a whole process; its wall time, stages and test -ELBO.
+    Raises ``RuntimeError`` with the end of its stderr if it fails."""
+    out_dir = work / f"run-{index}"
+    run = run_stamped(command(impl, epochs, args, out_dir), ROOT, child_env())
+    if run["returncode"] != 0:
+        raise RuntimeError(f"{impl} ({epochs} epochs) exited with {run['returncode']}:\n{run['stderr_tail']}")
+    if impl == "vae-tf":
+        parts = vae_tf_breakdown(run, out_dir)
+        metrics = parts.pop("metrics")
+        parts["config"], neg_elbo = metrics.get("config"), metrics["test_neg_elbo_nats"]
+    else:
+        result = json.loads(run["lines"][-1][1])
+        parts, neg_elbo = plain_breakdown(run, result), result["test_neg_elbo"]
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return {"impl": impl, "epochs": epochs, "wall_s": run["wall_s"], "test_neg_elbo": neg_elbo, **parts}
+
+
+def run_probes(repeats: int) -> dict[str, list[float]]:
+    """Wall seconds of each probe process, ``repeats`` interleaved rounds."""
+    times: dict[str, list[float]] = {name: [] for name, _ in PROBES}
+    for _ in range(repeats):
+        for name, argv in PROBES:
+            run = run_stamped([sys.executable, *argv], ROOT, child_env())
+            if run["returncode"] != 0:
+                raise RuntimeError(f"probe {name} exited with {run['returncode']}:\n{run['stderr_tail']}")
+            times[name].append(run["wall_s"])
+            print(f"  probe {name:<32s} {run['wall_s']:6.1f} s", flush=True)
+    return times
+
+
+def summary(runs: list[dict], epochs_list: list[int], goals: dict) -> list[dict]:
+    """Per epochs value: median wall time of each implementation, speed-up, goal and verdict."""
+    rows = []
+    for epochs in epochs_list:
+        med = {i: statistics.median(r["wall_s"] for r in runs if r["impl"] == i and r["epochs"] == epochs) for i in IMPLS}
+        goal = goals["speedup_by_epochs"].get(str(epochs))
+        speedup = med["plain"] / med["vae-tf"]
+        rows.append({"epochs": epochs, "plain_s": med["plain"], "vae_tf_s": med["vae-tf"], "speedup": speedup,
+                     "goal": goal, "verdict": verdict(speedup, goal)})  # fmt: skip
+    return rows
+
+
+def report_lines(rows: list[dict], runs: list[dict], probes: dict[str, list[float]]) -> list[str]:
+    """The results, breakdown and probe tables in Markdown, then one goal line per epochs value."""
+    lines = markdown_table(
+        ("epochs", "plain Keras example (s)", "vae-tf train (s)", "speed-up", "goal", "runs plain / vae-tf (s)"),
+        [(r["epochs"], f"{r['plain_s']:.1f}", f"{r['vae_tf_s']:.1f}", f"{r['speedup']:.2f}x",
+          f">= {r['goal']}x" if r["goal"] else "none",
+          " / ".join(" ".join(f"{x['wall_s']:.1f}" for x in runs if x["impl"] == i and x["epochs"] == r["epochs"]) for i in IMPLS))
+         for r in rows],  # fmt: skip
+        ("---:", "---:", "---:", "---:", "---", "---"),
+    )
+    groups = [(i, r["epochs"]) for r in rows for i in IMPLS]
+    stage_rows = []
+    for stage in (*STAGES, "total"):
+        cells = []
+        for impl, epochs in groups:
+            mine = [x for x in runs if x["impl"] == impl and x["epochs"] == epochs]
+            values = [x["wall_s"] if stage == "total" else x["stages"][stage] for x in mine]
+            cells.append(f"{statistics.median(values):.2f}")
+        stage_rows.append((stage, *cells))
+    lines += ["", "Where the time goes (s, median over repeats):", ""]
+    lines += markdown_table(("stage", *(f"{i}, {e} epochs" for i, e in groups)), stage_rows, ("---",) + ("---:",) * len(groups))
+    figs = [x["figures"] for x in runs if x["figures"]]
+    if figs:
+        lines += ["", "vae-tf figures (s, median): " + ", ".join(
+            f"{n} {statistics.median(f[n] for f in figs if n in f):.2f}" for n in figs[0])]  # fmt: skip
+    elbo = "; ".join(
+        f"{i} {e} epochs {statistics.median(x['test_neg_elbo'] for x in runs if x['impl'] == i and x['epochs'] == e):.2f}"
+        for i, e in groups
+    )
+    lines += ["", f"held-out -ELBO (nats per image, median): {elbo}"]
+    if probes:
+        lines += ["", *markdown_table(("probe process", "wall s (median)", "runs (s)"),
+                  [(n, f"{statistics.median(t):.2f}", " ".join(f"{v:.1f}" for v in t)) for n, t in probes.items()],
+                  ("---", "---:", "---"))]  # fmt: skip
+    lines.append("")
+    lines += [f"whole process, {r['epochs']} epochs: plain / vae-tf = {r['speedup']:.2f}x"
+              + (f" (goal >= {r['goal']}x): {r['verdict']}" if r["goal"] else ": no goal for this length") for r in rows]  # fmt: skip
+    return lines
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, nargs="+", default=None, help="epochs per run, each a group (default 6 30)")
+    parser.add_argument("--repeats", type=int, default=None, help="interleaved runs per group (default 3; --tiny: 1)")
+    parser.add_argument("--train-size", type=int, default=None, help="training images (default all; passed to both)")
+    parser.add_argument("--test-size", type=int, default=None, help="test images (default all; passed to both)")
+    parser.add_argument("--tiny", action="store_true", help="quick check: 2 epochs, 600 train / 200 test images, 1 repeat")
+    parser.add_argument("--no-probes", action="store_true", help="skip the import and --help probe processes")
+    parser.add_argument("--goals", type=Path, default=GOALS_FILE, help="thresholds file (default benchmarks/goals.json)")
+    parser.add_argument("--json", type=Path, default=None, help="also write all results to this JSON file (after every run)")
+    return parser
+
+
+def _save(path: Path | None, args, rows: list[dict], runs: list[dict], probes: dict) -> None:
+    """Write all results so far to ``path`` (after every run, so an interrupted benchmark keeps them)."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "summary": rows,
+                               "runs": runs, "probes": probes}, indent=1))  # fmt: skip
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for key, value in {"epochs": [6, 30], "repeats": 3, **(TINY if args.tiny else {})}.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    goals = load_goals("whole_process", args.goals)
+    epochs_list = sorted(set(args.epochs))  # shorter runs first
+    print(f"whole process, {args.repeats} interleaved repeats, epochs {epochs_list}, Python {sys.version.split()[0]}", flush=True)
+    probes = {} if args.no_probes else run_probes(args.repeats)
+    runs: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="vae-tf-whole-") as tmp:
+        for epochs in epochs_list:
+            for r in range(args.repeats):
+                for impl in IMPLS:
+                    runs.append(run_one(impl, epochs, args, Path(tmp), len(runs)))
+                    _save(args.json, args, [], runs, probes)
+                    x = runs[-1]
+                    print(f"  [{epochs} epochs, repeat {r + 1}/{args.repeats}] {impl:<7s} {x['wall_s']:6.1f} s "
+                          f"(epoch 1 {x['stages']['epoch 1']:.1f} s, test -ELBO {x['test_neg_elbo']:.2f})", flush=True)  # fmt: skip
+    rows = summary(runs, epochs_list, goals)
+    print()
+    print("\n".join(report_lines(rows, runs, probes)))
+    _save(args.json, args, rows, runs, probes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
