@@ -162,7 +162,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-probes", action="store_true", help="skip the import and --help probe processes")
     parser.add_argument("--goals", type=Path, default=GOALS_FILE, help="thresholds file (default benchmarks/goals.json)")
     parser.add_argument("--json", type=Path, default=None, help="also write all results to this JSON file (after every run)")
+    parser.add_argument("--report", type=Path, default=None, metavar="JSON",
+                        help="run nothing: print the report of a --json file (also of an interrupted run)")
     return parser
+
+
+def print_report(saved: dict, goals: dict) -> int:
+    """Print the report of saved results: the epochs values that have runs of both kinds."""
+    runs = saved["runs"]
+    done = sorted({r["epochs"] for r in runs if r["impl"] == "vae-tf"} & {r["epochs"] for r in runs if r["impl"] == "plain"})
+    runs = [r for r in runs if r["epochs"] in done]
+    print("\n".join(report_lines(summary(runs, done, goals), runs, saved.get("probes") or {})))
+    return 0
 
 
 def _save(path: Path | None, args, rows: list[dict], runs: list[dict], probes: dict) -> None:
@@ -182,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, key) is None:
             setattr(args, key, value)
     goals = load_goals("whole_process", args.goals)
+    if args.report:
+        return print_report(json.loads(args.report.read_text()), goals)
     epochs_list = sorted(set(args.epochs))  # shorter runs first
     print(f"whole process, {args.repeats} interleaved repeats, epochs {epochs_list}, Python {sys.version.split()[0]}", flush=True)
     probes = {} if args.no_probes else run_probes(args.repeats)

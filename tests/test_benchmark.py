@@ -109,3 +109,8 @@ def test_whole_process_benchmark_runs_end_to_end(tmp_path):
     assert "whole process, 2 epochs: plain / vae-tf = " in proc.stdout and "(goal >= 0.01x): met" in proc.stdout
     assert all(len(times) == 1 and times[0] > 0 for times in results["probes"].values())
     assert "| evaluation |" in proc.stdout and "| total |" in proc.stdout
+    # --report re-prints the same report from the saved results, running nothing
+    again = subprocess.run([sys.executable, str(script), "--report", str(out), "--goals", str(goals)],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=120)  # fmt: skip
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.strip() and again.stdout.strip() in proc.stdout
