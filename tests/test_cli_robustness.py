@@ -20,7 +20,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from test_cli import MNIST, SMALL, _command, _env, _our_lines, _read_json, _wait_for_epoch, run_cli
+from test_cli import MNIST, SMALL, _our_lines, _read_json, _signal_when, _wait_for_epoch, run_cli
 
 import vae_tf
 from vae_tf import cli, reporting, training
@@ -46,28 +46,21 @@ def _tiny_npz(path: Path, invert: bool = False) -> Path:
 def test_a_second_run_into_the_same_out_is_refused_while_the_first_runs(tmp_path):
     args = ["--out", "run", "--epochs", "50", "--train-size", "2000", "--test-size", "64", "--batch-size", "64",
             "--verbose", "0"]
-    with open(tmp_path / "first.err", "w") as err:
-        first = subprocess.Popen(_command(*args), cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL, stderr=err)
-        try:
-            lock = tmp_path / "run" / ".lock"
-            deadline = time.monotonic() + 120
-            while not (lock.is_file() and lock.read_text().strip()) and time.monotonic() < deadline:
-                assert first.poll() is None, (tmp_path / "first.err").read_text()
-                time.sleep(0.02)
-            second = run_cli(*args, cwd=tmp_path, timeout=120)  # started while the first one runs
-            _wait_for_epoch(first, tmp_path / "run" / "checkpoint" / "state.json", after=0)
-            first.send_signal(signal.SIGTERM)
-            code = first.wait(timeout=120)
-        finally:
-            if first.poll() is None:
-                first.kill()
-                first.wait()
-    lines = _our_lines(second.stderr)
-    assert second.returncode == 2 and len(lines) == 1, second.stderr
-    assert f"in use by another vae-tf run (process {first.pid})" in lines[0], lines
+    lock, state_path, second = tmp_path / "run" / ".lock", tmp_path / "run" / "checkpoint" / "state.json", []
+
+    def start_second_then_wait_for_an_epoch(first):
+        assert first.poll() is None
+        second.append(run_cli(*args, cwd=tmp_path, timeout=120))  # started while the first one runs
+        _wait_for_epoch(first, state_path, after=0)
+
+    pid, code, err = _signal_when(tmp_path, args, lambda: lock.is_file() and lock.read_text().strip(),
+                                  signal.SIGTERM, then=start_second_then_wait_for_an_epoch)
+    lines = _our_lines(second[0].stderr)
+    assert second[0].returncode == 2 and len(lines) == 1, second[0].stderr
+    assert f"in use by another vae-tf run (process {pid})" in lines[0], lines
     # The first run was not disturbed: its checkpoint is whole and names its model.
-    assert code == 143, (tmp_path / "first.err").read_text()[-2000:]
-    state = _read_json(tmp_path / "run" / "checkpoint" / "state.json")
+    assert code == 143, err[-2000:]
+    state = _read_json(state_path)
     assert state["epoch"] >= 1 and (tmp_path / "run" / "checkpoint" / state["model_file"]).is_file()
 
 
@@ -180,20 +173,7 @@ def test_a_full_disk_during_a_run_keeps_the_last_good_checkpoint(tmp_path, capsy
 # --------------------------------------------------------------------------- interrupts
 def test_sigterm_before_training_says_so_and_leaves_no_empty_directory(tmp_path):
     out = tmp_path / "run"
-    with open(tmp_path / "err", "w") as err:
-        proc = subprocess.Popen(_command("--out", str(out), "--epochs", "1", *SMALL), cwd=tmp_path, env=_env(),
-                                stdout=subprocess.DEVNULL, stderr=err)
-        try:
-            deadline = time.monotonic() + 120
-            while not out.exists() and time.monotonic() < deadline and proc.poll() is None:
-                time.sleep(0.005)
-            proc.send_signal(signal.SIGTERM)
-            code = proc.wait(timeout=120)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    stderr = (tmp_path / "err").read_text()
+    _, code, stderr = _signal_when(tmp_path, ["--out", str(out), "--epochs", "1", *SMALL], out.exists, signal.SIGTERM)
     lines = _our_lines(stderr)
     assert code == 143 and len(lines) == 1 and "interrupted by SIGTERM" in lines[0], stderr
     assert "Traceback" not in stderr and not out.exists(), (stderr, list(out.iterdir()) if out.exists() else None)

@@ -15,7 +15,7 @@ import hashlib
 import shlex
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -267,6 +267,9 @@ def _train_model(request, out: Path, config: RunConfig, state: dict, arrays, gua
 
 def _report(model, test_ds, data: RunData, config: RunConfig, state: dict, out: Path, guard, initial, start) -> str:
     """Evaluate on the test set and write every output; return the summary line (printed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # figures to files; no display needed
     from .reporting import evaluate_test_set, run_metrics, write_outputs
 
     test = evaluate_test_set(model, test_ds, callbacks=[StopOnSignal(guard)])
