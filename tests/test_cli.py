@@ -293,18 +293,28 @@ def _wait_for_epoch(proc: subprocess.Popen, state_path: Path, after: int, timeou
     raise AssertionError(f"no checkpoint after epoch {after} within {timeout} s")
 
 
-def _interrupt(cwd: Path, args: list[str], state_path: Path, after: int, signum: int) -> tuple[int, str]:
-    with open(cwd / "stdout.txt", "w") as so, open(cwd / "stderr.txt", "w") as se:
-        proc = subprocess.Popen(_command(*args), cwd=cwd, env=_env(), stdout=so, stderr=se)
+def _signal_when(cwd: Path, args: list[str], ready, signum: int, then=lambda proc: None) -> tuple[int, int, str]:
+    """Start the real command, wait until ``ready()`` (polling), call ``then(proc)``, send
+    ``signum``; return ``(pid, exit code, stderr)``."""
+    with open(cwd / "err.txt", "w") as err:
+        proc = subprocess.Popen(_command(*args), cwd=cwd, env=_env(), stdout=subprocess.DEVNULL, stderr=err)
         try:
-            _wait_for_epoch(proc, state_path, after)
+            deadline = time.monotonic() + 120
+            while not ready() and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.005)
+            then(proc)
             proc.send_signal(signum)
             code = proc.wait(timeout=120)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    return code, (cwd / "stderr.txt").read_text()
+    return proc.pid, code, (cwd / "err.txt").read_text()
+
+
+def _interrupt(cwd: Path, args: list[str], state_path: Path, after: int, signum: int) -> tuple[int, str]:
+    _, code, err = _signal_when(cwd, args, lambda: True, signum, then=lambda proc: _wait_for_epoch(proc, state_path, after))
+    return code, err
 
 
 def test_interrupted_runs_resume_to_the_requested_epochs(tmp_path):

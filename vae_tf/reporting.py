@@ -1,4 +1,5 @@
-"""Figures of a trained VAE written to a run directory (PNG), built from :mod:`vae_tf.plotting`.
+"""What a training run reports: test metrics, ``metrics.json``, ``history.json``, ``model.keras``
+and the PNG figures of a trained VAE (built from :mod:`vae_tf.plotting`).
 
 Set a non-interactive Matplotlib backend (e.g. ``matplotlib.use("Agg")``) before calling these
 in a process without a display; the command line does.
@@ -7,6 +8,7 @@ in a process without a display; the command line does.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import plotting
-from .files import save_figure  # noqa: F401  (re-exported)
+from .files import atomic_save_model, atomic_write_json, save_figure
 from .latent import fit_pca
 
 
@@ -75,3 +77,90 @@ def write_figures(
     fig = plotting.plot_training_curves(curves, beta=beta, extra_terms=extra)
     written.append(save_figure(fig, out_dir / "training_curves.png"))
     return written
+
+
+_NOTES = (
+    "Losses in nats per image. test_neg_elbo_nats = reconstruction + KL (beta = 1), one z sample "
+    "per test image. wall_time_s: this command, from after start-up to the last file written. "
+    "train_time_s sums all epochs' wall times (training + validation pass), resumed runs included; "
+    "train_samples_per_second = training images per epoch / mean epoch wall time, over this "
+    "command's epochs after its first (which includes graph tracing)."
+)
+_NOTES_CONDITIONAL = (
+    " Conditional model: reconstruction uses the classifier's predicted digit, and test_loss "
+    "adds the classification term."
+)
+
+
+def evaluate_test_set(model, test_ds, callbacks=()) -> dict[str, float]:
+    """Evaluate ``model`` on ``test_ds``: the held-out negative ELBO (beta = 1) and its terms in
+    nats per image, the training ``loss``, and for a digit-conditioned model the classifier's."""
+    test = model.evaluate(test_ds, return_dict=True, verbose=0, callbacks=list(callbacks))
+    metrics = {
+        "test_neg_elbo_nats": float(test["reconstruction_loss"] + test["kl_loss"]),
+        "test_reconstruction_loss_nats": float(test["reconstruction_loss"]),
+        "test_kl_loss_nats": float(test["kl_loss"]),
+        "test_loss": float(test["loss"]),
+    }
+    if model.conditions_on_digits:
+        metrics["test_classification_loss_nats"] = float(test["classification_loss"])
+        metrics["test_accuracy"] = float(test["accuracy"])
+    return metrics
+
+
+def _speed(times: Sequence[float], first_epoch: int, n_train: int) -> float | None:
+    """Training images per second over this command's epochs after its first (graph tracing)."""
+    session = list(times[first_epoch:]) or list(times)
+    session = session[1:] if len(session) > 1 else session
+    return round(n_train * len(session) / sum(session), 1) if sum(session) > 0 else None
+
+
+def run_metrics(test: Mapping[str, float], history: Mapping, *, first_epoch: int, sizes: Mapping[str, int],
+                config: Mapping, data: Mapping, conditional: bool) -> dict:
+    """The ``metrics.json`` of a run: ``test`` (from :func:`evaluate_test_set`), epochs, timing and
+    speed from ``history`` (``epoch_time_s``), ``sizes`` (``n_train``, ``n_validation``,
+    ``n_test``), the run ``config``, the ``data`` source and library versions."""
+    epochs = len(history.get("epoch", []))
+    times = history.get("epoch_time_s", [])
+    return {
+        **test,
+        "final_val_loss": history["val_loss"][-1] if history.get("val_loss") else None,
+        "epochs": epochs,
+        "epochs_this_run": epochs - first_epoch,
+        "resumed_from_epoch": first_epoch or None,
+        "wall_time_s": None,
+        "train_time_s": round(float(sum(times)), 3),
+        "train_samples_per_second": _speed(times, first_epoch, sizes["n_train"]),
+        **sizes,
+        "config": dict(config),
+        "data": dict(data),
+        "versions": versions(),
+        "notes": _NOTES + (_NOTES_CONDITIONAL if conditional else ""),
+    }
+
+
+def versions() -> dict[str, str]:
+    """Versions of vae_tf, Keras, TensorFlow and Python."""
+    import keras
+    import tensorflow as tf
+
+    from . import __version__
+
+    return {"vae_tf": __version__, "keras": keras.__version__, "tensorflow": tf.__version__, "python": sys.version.split()[0]}
+
+
+def write_outputs(model, out_dir, history: Mapping, metrics: dict, x_test, y_test, *, beta: float, seed: int,
+                  wall_time) -> list[Path]:
+    """Write ``model.keras``, ``history.json``, the figures (:func:`write_figures`) and last
+    ``metrics.json`` (with ``figures`` and ``wall_time_s = wall_time()`` added) into ``out_dir``,
+    each atomically. Returns the figure paths. Raises ``OSError`` if a file cannot be written
+    (the files written before it stay complete)."""
+    out_dir = Path(out_dir)
+    atomic_save_model(model, out_dir / "model.keras")
+    atomic_write_json(out_dir / "history.json", dict(history))
+    curves = {k: v for k, v in history.items() if k != "epoch"}
+    figures = write_figures(model, out_dir, x_test, y_test, curves, beta=beta, seed=seed)
+    metrics["figures"] = [p.name for p in figures]
+    metrics["wall_time_s"] = round(wall_time(), 3)
+    atomic_write_json(out_dir / "metrics.json", metrics)
+    return figures

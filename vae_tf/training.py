@@ -1,18 +1,26 @@
-"""Reliable training runs: per-epoch checkpoints, resume, NaN/Inf stop, SIGINT/SIGTERM handling.
+"""Reliable training runs: per-epoch checkpoints, resume, NaN/Inf stop, SIGINT/SIGTERM handling,
+and the command line's build/resume and fit stages.
 
 Used by the command line (``python -m vae_tf train``) and usable from Python::
 
     with SignalGuard() as guard:
-        nan_stop = FiniteLossStop()
-        checkpoint = EpochCheckpoint(out / "checkpoint", state, guard=guard, nan_stop=nan_stop)
-        model.fit(..., initial_epoch=state["epoch"], callbacks=[StopOnSignal(guard), nan_stop, checkpoint])
+        nan_stop, stopper = FiniteLossStop(), StopOnSignal(guard)
+        checkpoint = EpochCheckpoint(out / "checkpoint", state, stopper=stopper, nan_stop=nan_stop)
+        model.fit(..., initial_epoch=state["epoch"], callbacks=[stopper, nan_stop, checkpoint])
         guard.check()  # raises Interrupted if SIGINT/SIGTERM stopped the fit
 
 A checkpoint directory holds ``epoch-NNNN.keras`` (the model with its optimizer state) and
-``state.json`` (completed epochs, the model file's name, the run config, the history so far).
-A new checkpoint is written as the new model file first, then ``state.json`` is replaced
-atomically to point at it, then the old model file is deleted: a run killed at any moment
-leaves a ``state.json`` that names a complete model file.
+``state.json`` (completed epochs, the model file's name, the run config, the data's checksum,
+the history so far). A new checkpoint is written as the new model file first, then
+``state.json`` is replaced atomically to point at it, then the old model file is deleted: a
+run killed at any moment leaves a ``state.json`` that names a complete model file.
+
+Why not ``keras.callbacks.BackupAndRestore``: it saves weights only (no model config to rebuild
+from), its ``training_metadata.json`` holds just the epoch (no history, run config or data
+checksum) and is written in place, not atomically; it restores silently with no check that the
+backup belongs to this run, and deletes the backup when ``fit`` ends. Why not ``CSVLogger`` or
+``History`` files: the history must change together with the checkpoint it describes (one
+atomic ``state.json``), or a resumed run would log an interrupted epoch twice.
 """
 
 from __future__ import annotations
@@ -90,14 +98,16 @@ class SignalGuard:
             raise Interrupted(self.pending)
 
     @contextlib.contextmanager
-    def critical(self):
-        """Hold SIGINT/SIGTERM until the block ends; then raise :class:`Interrupted` if one came."""
+    def critical(self, check: bool = True):
+        """Hold SIGINT/SIGTERM until the block ends; then raise :class:`Interrupted` if one came
+        (with ``check=False`` the signal stays in ``pending`` for the caller to report)."""
         self._depth += 1
         try:
             yield
         finally:
             self._depth -= 1
-        self.check()
+        if check:
+            self.check()
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -112,18 +122,38 @@ class StopOnSignal(keras.callbacks.Callback):
     """Stop ``fit``/``evaluate`` at the next batch once ``guard`` has recorded a signal.
 
     Only ``*_batch_begin`` hooks are used: they receive no logs, so Keras need not wait for
-    each step's results (no per-batch synchronisation)."""
+    each step's results (no per-batch synchronisation). ``cut_short`` says whether the current
+    epoch will end before its last step: Keras runs the execution that begins at the batch
+    where the stop is requested (``steps_per_execution`` steps) and then leaves the epoch, so an
+    epoch whose remaining steps fit in that execution still completes."""
 
     def __init__(self, guard: SignalGuard):
         super().__init__()
         self.guard = guard
+        self.cut_short = self._stopping = False
 
     def _poll(self, *args, **kwargs) -> None:
         if self.guard.pending is not None:
             self.model.stop_training = True
             self.model.stop_evaluating = True
 
-    on_epoch_begin = on_train_batch_begin = on_test_batch_begin = _poll
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.cut_short = self._stopping = False
+        self._poll()
+
+    def on_train_batch_begin(self, batch: int, logs=None) -> None:
+        if self.guard.pending is not None and not self._stopping:
+            self._stopping = True  # the execution starting here is the epoch's last
+            steps = self.params.get("steps")
+            self.cut_short = steps is None or batch + int(self.model.steps_per_execution or 1) < steps
+        self._poll()
+
+    def on_train_end(self, logs=None) -> None:
+        self._stopping = False
+
+    def on_test_batch_begin(self, batch: int, logs=None) -> None:
+        if not (self._stopping and not self.cut_short):  # a completed epoch keeps its validation
+            self._poll()
 
 
 class FiniteLossStop(keras.callbacks.Callback):
@@ -153,17 +183,19 @@ class EpochCheckpoint(keras.callbacks.Callback):
         state: run state, updated in place and written to ``state.json``: ``epoch`` (completed
             epochs), ``model_file``, ``history`` (lists of per-epoch logs, plus ``epoch_time_s``)
             and anything else the caller stores there (e.g. the run ``config``).
-        guard: a :class:`SignalGuard`; the write happens in ``guard.critical()``, and no
-            checkpoint is written once a signal is pending (the epoch may be cut short).
+        stopper: the run's :class:`StopOnSignal`; the write happens in its guard's
+            ``critical()``, and an epoch it cut short is not saved.
         nan_stop: a :class:`FiniteLossStop` listed *before* this callback; epochs it flags are
             not saved, so the last checkpoint stays the last good one.
     """
 
-    def __init__(self, directory, state: dict, guard: SignalGuard | None = None, nan_stop: FiniteLossStop | None = None):
+    def __init__(
+        self, directory, state: dict, stopper: StopOnSignal | None = None, nan_stop: FiniteLossStop | None = None
+    ):
         super().__init__()
         self.directory = Path(directory)
         self.state = state
-        self.guard = guard
+        self.stopper = stopper
         self.nan_stop = nan_stop
         self._epoch_start = None
         self.epochs_saved = 0
@@ -177,22 +209,24 @@ class EpochCheckpoint(keras.callbacks.Callback):
         import time
 
         logs = dict(logs or {})
-        if self.guard is not None and self.guard.pending is not None:
-            return  # interrupted: this epoch may be incomplete
+        if self.stopper is not None and self.stopper.cut_short:
+            return  # interrupted before the epoch's last step
         if (self.nan_stop is not None and self.nan_stop.bad_epoch == epoch + 1) or not all(
             _finite(v) for v in logs.values()
         ):
             return
         elapsed = time.perf_counter() - (self._epoch_start or time.perf_counter())
-        state = self.state
-        history = state.setdefault("history", {})
+        # The new state is a copy until its checkpoint is on disk: a failed write (full disk,
+        # read-only directory) leaves ``self.state`` describing the last good checkpoint.
+        history = {k: list(v) for k, v in self.state.get("history", {}).items()}
         for key, value in logs.items():
             history.setdefault(key, []).append(float(value))
         history.setdefault("epoch_time_s", []).append(round(elapsed, 4))
-        state["epoch"] = epoch + 1
-        state["optimizer_iterations"] = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-        with self.guard.critical() if self.guard else contextlib.nullcontext():
+        steps = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        state = {**self.state, "epoch": epoch + 1, "optimizer_iterations": steps, "history": history}
+        with self.stopper.guard.critical(check=False) if self.stopper else contextlib.nullcontext():
             save_checkpoint(self.directory, self.model, state)
+        self.state.update(state)
         self.epochs_saved += 1
 
 
@@ -202,22 +236,30 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(directory, model: keras.Model, state: dict) -> Path:
-    """Write ``model`` as ``epoch-NNNN.keras`` and point ``state.json`` at it (see module doc)."""
+    """Write ``model`` as ``epoch-NNNN.keras`` and point ``state.json`` at it (see module doc);
+    ``state["model_file"]`` (the previous checkpoint's model, if any) is deleted after. Raises
+    ``OSError`` if a write fails; then the previous checkpoint is intact and still current."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    old = read_state(directory, missing_ok=True)
+    previous = state.get("model_file")
     name = f"epoch-{int(state['epoch']):04d}.keras"
     atomic_save_model(model, directory / name)
+    try:
+        atomic_write_json(directory / STATE_FILE, {**state, "model_file": name})
+    except BaseException:
+        if previous != name:
+            (directory / name).unlink(missing_ok=True)
+        raise
     state["model_file"] = name
-    atomic_write_json(directory / STATE_FILE, state)
-    if old and old.get("model_file") not in (None, name):
-        (directory / old["model_file"]).unlink(missing_ok=True)
+    if previous not in (None, name):
+        (directory / previous).unlink(missing_ok=True)
     return directory / name
 
 
 def read_state(directory, missing_ok: bool = False) -> dict | None:
-    """The checkpoint's ``state.json`` as a dict. Raises :class:`CheckpointError` if it is
-    missing (unless ``missing_ok``, then ``None``) or unreadable."""
+    """The checkpoint's ``state.json`` as a dict, checked by :func:`check_state`. Raises
+    :class:`CheckpointError` if it is missing (unless ``missing_ok``, then ``None``),
+    unreadable or inconsistent."""
     path = Path(directory) / STATE_FILE
     if not path.is_file():
         if missing_ok:
@@ -225,11 +267,42 @@ def read_state(directory, missing_ok: bool = False) -> dict | None:
         raise CheckpointError(f"no checkpoint to resume: {str(path)!r} does not exist.")
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(state, dict) or not isinstance(state.get("epoch"), int):
-            raise ValueError("no integer 'epoch'")
+        check_state(state)
     except (OSError, ValueError) as e:
         raise CheckpointError(f"checkpoint state {str(path)!r} is unreadable or corrupt ({e}).") from None
     return state
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_state(state) -> None:
+    """Raise ``ValueError`` unless ``state`` is what :class:`EpochCheckpoint` writes: ``epoch``
+    an integer >= 1, ``model_file`` ``epoch-NNNN.keras`` of that epoch, ``optimizer_iterations``
+    an integer >= 0, ``history`` lists of ``epoch`` finite numbers, ``config``/``data`` objects."""
+    if not isinstance(state, dict):
+        raise ValueError(f"expected a JSON object, got {type(state).__name__}")
+    epoch = state.get("epoch")
+    if not _is_int(epoch) or epoch < 1:
+        raise ValueError(f"'epoch' must be an integer >= 1, got {epoch!r}")
+    if state.get("model_file") != f"epoch-{epoch:04d}.keras":
+        raise ValueError(f"'model_file' {state.get('model_file')!r} is not the model of epoch {epoch}")
+    steps = state.get("optimizer_iterations")
+    if not _is_int(steps) or steps < 0:
+        raise ValueError(f"'optimizer_iterations' must be an integer >= 0, got {steps!r}")
+    history = state.get("history")
+    if not isinstance(history, dict) or not history:
+        raise ValueError("'history' must be a non-empty object of per-epoch lists")
+    for key, values in history.items():
+        if not isinstance(values, list) or len(values) != epoch:
+            n = len(values) if isinstance(values, list) else type(values).__name__
+            raise ValueError(f"history {key!r} has {n} values for {epoch} epochs")
+        if not all(_is_int(v) or isinstance(v, float) for v in values) or not all(map(_finite, values)):
+            raise ValueError(f"history {key!r} holds values that are not finite numbers")
+    for key in ("config", "data"):
+        if key in state and not isinstance(state[key], dict):
+            raise ValueError(f"{key!r} must be a JSON object")
 
 
 def load_checkpoint_model(directory, state: dict) -> keras.Model:
@@ -256,3 +329,64 @@ def load_checkpoint_model(directory, state: dict) -> keras.Model:
             "the checkpoint is inconsistent."
         )
     return model
+
+
+# --------------------------------------------------------------------------- build, resume, fit
+@contextlib.contextmanager
+def precision_policy(mixed: bool):
+    """Keras's global dtype policy for the block: ``"mixed_float16"`` if ``mixed`` (float16
+    compute, float32 weights: faster on GPUs with tensor cores), else ``"float32"``. The previous
+    policy is restored after the block."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def build_model(config, num_classes: int = 10) -> keras.Model:
+    """A new, compiled (Adam) model for a :class:`vae_tf.config.RunConfig`: a ``VAE``, or an
+    ``AuxiliaryClassifierVAE`` when ``config.conditional``. Seeded by ``config.seed``."""
+    from .architectures import build_decoder, build_encoder
+    from .conditional import AuxiliaryClassifierVAE, build_classifier
+    from .models import VAE
+
+    arch, latent, seed = config.arch, config.latent_dim, config.seed
+    common = {"beta": config.beta, "likelihood": config.likelihood, "sigma": config.sigma, "seed": seed}
+    encoder = build_encoder(latent_dim=latent, arch=arch, seed=seed)
+    if config.conditional:
+        decoder = build_decoder(latent_dim=latent, arch=arch, condition_dim=num_classes)
+        classifier = build_classifier(num_classes=num_classes, arch=arch)
+        model = AuxiliaryClassifierVAE(encoder, decoder, classifier, num_classes=num_classes, **common)
+    else:
+        model = VAE(encoder, decoder=build_decoder(latent_dim=latent, arch=arch), **common)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate))
+    return model
+
+
+def build_or_resume(config, directory, state: dict) -> keras.Model:
+    """The checkpointed model if ``state["epoch"]`` > 0 (:func:`load_checkpoint_model`), else a
+    new one (:func:`build_model`). Raises :class:`CheckpointError`."""
+    return load_checkpoint_model(directory, state) if state["epoch"] else build_model(config)
+
+
+def fit_epochs(model, fit_ds, val_ds, state: dict, directory, guard: SignalGuard, *, epochs: int, verbose: int):
+    """Train ``model`` from epoch ``state["epoch"]`` to ``epochs``, checkpointing each completed,
+    finite epoch into ``directory`` (``state`` is updated). Returns the :class:`FiniteLossStop`
+    (``bad_epoch`` is set if training diverged). Call ``guard.check()`` after it: a signal stops
+    the fit quietly. Raises ``OSError`` if a checkpoint could not be written."""
+    nan_stop, stopper = FiniteLossStop(), StopOnSignal(guard)
+    checkpoint = EpochCheckpoint(directory, state, stopper=stopper, nan_stop=nan_stop)
+    guard.check()
+    if state["epoch"] < epochs:
+        model.fit(
+            fit_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            initial_epoch=state["epoch"],
+            callbacks=[stopper, nan_stop, checkpoint],
+            verbose=verbose,
+            shuffle=False,  # the dataset shuffles itself (seeded)
+        )
+    return nan_stop

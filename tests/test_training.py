@@ -1,0 +1,102 @@
+"""Units of ``vae_tf.training``: the checkpoint state check, a failed checkpoint write, and
+which interrupted epochs count as completed."""
+
+import errno
+import json
+import types
+
+import pytest
+
+import vae_tf
+from vae_tf import training
+
+
+def _state(epoch=2, **changes):
+    state = {
+        "epoch": epoch,
+        "model_file": f"epoch-{epoch:04d}.keras",
+        "optimizer_iterations": 10 * epoch,
+        "history": {"loss": [200.0] * epoch, "epoch_time_s": [1.5] * epoch},
+        "config": {},
+    }
+    return {**state, **changes}
+
+
+@pytest.mark.parametrize(
+    "state, expected",
+    [
+        (_state(epoch=0), "'epoch' must be an integer >= 1, got 0"),
+        (_state(epoch=-1), "'epoch' must be an integer >= 1, got -1"),
+        ({**_state(), "epoch": True}, "'epoch' must be an integer >= 1, got True"),
+        (True, "expected a JSON object, got bool"),
+        (_state(history={"loss": [1.0, 2.0, 3.0]}), "history 'loss' has 3 values for 2 epochs"),
+        (_state(history={"loss": [1.0, "x"]}), "not finite numbers"),
+        (_state(history={}), "non-empty"),
+        (_state(model_file="epoch-0001.keras"), "is not the model of epoch 2"),
+        (_state(optimizer_iterations=-5), "'optimizer_iterations' must be an integer >= 0"),
+        (_state(config=[1]), "'config' must be a JSON object"),
+    ],
+)
+def test_read_state_refuses_inconsistent_states(tmp_path, state, expected):
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    with pytest.raises(training.CheckpointError, match="unreadable or corrupt") as info:
+        training.read_state(tmp_path)
+    assert expected in str(info.value)
+
+
+def test_read_state_accepts_what_a_checkpoint_writes(tmp_path):
+    (tmp_path / "state.json").write_text(json.dumps(_state()))
+    assert training.read_state(tmp_path)["epoch"] == 2
+
+
+def test_a_failed_state_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    model = vae_tf.VAE(vae_tf.build_encoder(latent_dim=2), vae_tf.build_decoder(latent_dim=2))
+    model.compile(optimizer="adam")
+    state = _state(epoch=1)
+    training.save_checkpoint(tmp_path, model, state)
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(training, "atomic_write_json", full)
+    with pytest.raises(OSError):
+        training.save_checkpoint(tmp_path, model, {**state, "epoch": 2, "history": _state(epoch=2)["history"]})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0001.keras", "state.json"]
+    assert training.read_state(tmp_path)["epoch"] == 1
+
+
+def _stopper(steps, steps_per_execution):
+    guard = training.SignalGuard()
+    stop = training.StopOnSignal(guard)
+    stop.set_model(types.SimpleNamespace(stop_training=False, stop_evaluating=False,
+                                         steps_per_execution=steps_per_execution))
+    stop.set_params({"steps": steps})
+    return guard, stop
+
+
+@pytest.mark.parametrize(
+    "steps, spe, signal_before_batch, cut",
+    [
+        (4, 32, 0, False),   # the epoch's only execution runs to its end
+        (64, 32, 32, False),  # the signal comes before the last execution: it still runs
+        (64, 32, 0, True),   # half the epoch was never run
+        (64, 1, 63, False),
+        (64, 1, 62, True),
+    ],
+)
+def test_an_epoch_counts_as_completed_only_if_its_last_step_runs(steps, spe, signal_before_batch, cut):
+    import signal
+
+    guard, stop = _stopper(steps, spe)
+    stop.on_epoch_begin(0)
+    for batch in range(0, steps, spe):
+        if batch == signal_before_batch:
+            guard.pending = signal.SIGTERM
+        stop.on_train_batch_begin(batch)
+        if stop.model.stop_training:
+            break
+    assert stop.cut_short is cut
+    # A completed epoch's validation pass is left to finish; a cut one is stopped.
+    stop.model.stop_evaluating = False
+    stop.on_test_batch_begin(0)
+    assert stop.model.stop_evaluating is cut

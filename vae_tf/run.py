@@ -1,0 +1,361 @@
+"""The training run behind ``vae-tf train``, as a pipeline that the run walks through once:
+
+claim ``--out`` (:mod:`vae_tf.outdir`) -> read the checkpoint and settle the configuration
+(:mod:`vae_tf.config`) -> load and split the data (:mod:`vae_tf.data`) -> seed -> build or resume
+and fit (:mod:`vae_tf.training`) -> evaluate and write the report (:mod:`vae_tf.reporting`).
+
+Every failure is a :class:`RunError` whose ``line()`` is the one line to print and whose
+``exit_code`` is the process's exit code (see README, "Errors and exit codes").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import shlex
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import ConfigError, RunConfig
+from .data import MNISTError, find_mnist, load_mnist, make_dataset, scale_images, split_validation, subset
+from .outdir import CHECKPOINT_DIR, OutDirError, claimed
+from .training import (
+    CheckpointError,
+    Interrupted,
+    SignalGuard,
+    StopOnSignal,
+    build_or_resume,
+    fit_epochs,
+    precision_policy,
+    read_state,
+)
+
+PROG = "vae-tf"
+EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_WRITE_FAILED = 0, 2, 3, 4
+
+
+# --------------------------------------------------------------------------- errors
+class RunError(Exception):
+    """A run that cannot go on; ``line()`` is the message, ``exit_code`` the exit status."""
+
+    exit_code = 1
+    label = "error: "
+
+    def line(self) -> str:
+        return f"{PROG}: {self.label}" + " ".join(str(self).split())
+
+
+class UsageError(RunError):
+    """Bad input: options, data, output directory or checkpoint (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class DivergedError(RunError):
+    """A NaN or infinite loss stopped training; the last good checkpoint is kept (exit 3)."""
+
+    exit_code = EXIT_DIVERGED
+
+
+class WriteFailedError(RunError):
+    """A checkpoint or output could not be written (disk full, read-only); nothing half-written (exit 4)."""
+
+    exit_code = EXIT_WRITE_FAILED
+
+
+class RunInterrupted(RunError):
+    """SIGINT or SIGTERM stopped the run (exit 130 or 143)."""
+
+    label = ""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRequest:
+    """What the command line asks for: ``options`` are the configuration values given
+    explicitly (field name -> value), ``quick`` whether ``--quick``/``$VAE_TF_QUICK`` is on."""
+
+    out: Path
+    options: Mapping[str, Any]
+    quick: bool = False
+    resume: bool = False
+    overwrite: bool = False
+    data: str | None = None
+    verbose: int | None = None
+
+
+@dataclasses.dataclass
+class RunData:
+    """The images of a run: fit/validation/test splits (uint8 as loaded) and where they came from."""
+
+    fit: tuple[np.ndarray, np.ndarray]
+    val: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+    info: dict
+
+
+def say(message: str = "", file=None) -> None:
+    """Print one line of the command's output (stdout unless ``file``), flushed."""
+    print(message, file=file or sys.stdout, flush=True)
+
+
+# --------------------------------------------------------------------------- the pipeline
+def train(request: RunRequest) -> str:
+    """Run the whole pipeline; return the summary line (already printed). Raises :class:`RunError`."""
+    start = time.perf_counter()
+    with SignalGuard() as guard:
+        try:
+            with claimed(request.out, resume=request.resume, overwrite=request.overwrite) as out:
+                state = read_resume_state(out / CHECKPOINT_DIR) if request.resume else None
+                config = resolve_config(request, state)
+                arrays, info = load_data(request.data, state)
+                guard.check()
+                return _train_model(request, out, config, _run_state(state, config, info), arrays, guard, start)
+        except (OutDirError, MNISTError) as e:
+            raise UsageError(str(e)) from None
+        except Interrupted as e:  # before the model existed
+            name = signal_name(e.signum)
+            raise RunInterrupted(f"interrupted by {name} before training started; nothing was written.", e.signum) from None
+
+
+def read_resume_state(ckpt_dir: Path) -> dict:
+    """The checkpoint's checked state (:func:`vae_tf.training.read_state`); raises :class:`UsageError`."""
+    try:
+        return read_state(ckpt_dir)
+    except CheckpointError as e:
+        raise UsageError(f"--resume: {e}") from None
+
+
+def resolve_config(request: RunRequest, state: dict | None) -> RunConfig:
+    """A new run's config (defaults, quick or not, plus the options), or the checkpoint's
+    continued with the options (only ``epochs`` may change). Raises :class:`UsageError`."""
+    try:
+        if state is None:
+            return RunConfig.from_options(request.options, quick=request.quick)
+        try:
+            saved = RunConfig.from_dict(state.get("config"))
+        except ConfigError as e:
+            raise UsageError(f"--resume: the checkpoint's state.json has a bad run config: {e}") from None
+        config = saved.resumed_with({**request.options, **({"quick": True} if request.quick else {})})
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    if state["epoch"] > config.epochs:
+        raise UsageError(f"the checkpoint has {state['epoch']} completed epochs, more than --epochs {config.epochs}.")
+    return config
+
+
+def data_checksum(arrays) -> str:
+    """SHA-256 of the four MNIST arrays (shapes, dtypes and bytes), as hex."""
+    digest = hashlib.sha256()
+    for x, y in arrays:
+        for a in (x, y):
+            a = np.ascontiguousarray(a)
+            digest.update(f"{a.dtype.str}{a.shape}".encode())
+            digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
+def load_data(data_arg: str | None, state: dict | None):
+    """Load MNIST from ``data_arg`` (on resume, by default the checkpointed run's file) and
+    describe it; a resume must see the same data (by checksum). Returns ``(arrays, info)``.
+    Raises :class:`UsageError` (and :class:`vae_tf.MNISTError` for a bad file)."""
+    saved = (state or {}).get("data") or {}
+    if data_arg is None and saved.get("path") and Path(saved["path"]).is_file():
+        data_arg = saved["path"]
+    source = find_mnist(data_arg)
+    arrays = load_mnist(data_arg)
+    (x_train, _), (x_test, _) = arrays
+    info = {
+        "path": str(source.resolve()) if source is not None else None,
+        "source": str(source) if source is not None else "keras.datasets.mnist",
+        "n_train_file": int(len(x_train)),
+        "n_test_file": int(len(x_test)),
+        "sha256": data_checksum(arrays),
+    }
+    if state is not None:
+        old = (saved.get("sha256"), saved.get("n_train_file"), saved.get("n_test_file"))
+        new = (info["sha256"] if old[0] else None, info["n_train_file"], info["n_test_file"])
+        if old != new:
+            raise UsageError(
+                f"--resume: the data ({info['source']}: {len(x_train)} train / {len(x_test)} test images, "
+                f"sha256 {info['sha256'][:12]}) differ from the checkpointed run's ({old[1]} / {old[2]}, "
+                f"sha256 {str(old[0])[:12]}); pass the checkpointed run's --data file."
+            )
+    return arrays, info
+
+
+def _run_state(state: dict | None, config: RunConfig, info: dict) -> dict:
+    """The checkpoint state the run updates: the loaded one, or a fresh one at epoch 0."""
+    state = dict(state) if state is not None else {"epoch": 0, "history": {}}
+    return {**state, "config": config.to_dict(), "data": info}
+
+
+def seed_run(config: RunConfig, initial_epoch: int) -> dict[str, int]:
+    """All of a run's seeding, in one place. Seeds Python, NumPy and TensorFlow (before the
+    datasets, whose shuffle seeds combine with the global seed, and the weights are made) and
+    returns the seeds of the stages: ``split`` (subsets and validation split: the same on
+    resume), ``noise`` (shuffling, sampling noise) and ``figures``. ``noise`` is offset by the
+    epoch the run starts from, so a resumed run does not replay epoch 1's shuffling; this is
+    why a resumed run's numbers differ from an uninterrupted one's (see README)."""
+    import keras
+
+    noise = config.seed + initial_epoch
+    keras.utils.set_random_seed(noise)
+    return {"split": config.seed, "noise": noise, "figures": config.seed}
+
+
+def split_data(arrays, config: RunConfig, seeds: Mapping[str, int], info: dict) -> RunData:
+    """The fit/validation/test images of ``config`` (random subsets, seeded by ``seeds["split"]``)."""
+    (x_train, y_train), (x_test, y_test) = arrays
+    if len(x_train) < 2 and config.train_size is None:
+        raise UsageError(f"{info['source']} has {len(x_train)} training image(s); need at least 2.")
+    pool = subset(x_train, y_train, config.train_size, seed=seeds["split"])
+    fit, val = split_validation(*pool, config.val_fraction, seed=seeds["split"])
+    if len(fit[0]) == 0:
+        raise UsageError(f"--val-fraction {config.val_fraction} leaves no training images.")
+    return RunData(fit, val, subset(x_test, y_test, config.test_size, seed=seeds["split"]), info)
+
+
+def make_datasets(data: RunData, config: RunConfig, seeds: Mapping[str, int]):
+    """The ``tf.data`` pipelines ``(fit, validation, test)``; labels ride along for a conditional model."""
+    bs, cond = config.batch_size, config.conditional
+
+    def labels(split):
+        return split[1] if cond else None
+
+    return (
+        make_dataset(data.fit[0], labels(data.fit), batch_size=bs, shuffle=True, seed=seeds["noise"]),
+        make_dataset(data.val[0], labels(data.val), batch_size=max(bs, 512), shuffle=False),
+        make_dataset(data.test[0], labels(data.test), batch_size=max(bs, 512), shuffle=False),
+    )
+
+
+def _train_model(request, out: Path, config: RunConfig, state: dict, arrays, guard: SignalGuard, start: float) -> str:
+    """Seed, split, build or resume, fit, evaluate and report; :class:`RunError` on failure."""
+    ckpt_dir, initial = out / CHECKPOINT_DIR, state["epoch"]
+    seeds = seed_run(config, initial)
+    data = split_data(arrays, config, seeds, state["data"])
+    datasets = make_datasets(data, config, seeds)
+    verbose = request.verbose if request.verbose is not None else (1 if sys.stdout.isatty() else 2)
+    try:
+        with precision_policy(config.mixed_precision):
+            try:
+                model = build_or_resume(config, ckpt_dir, state)
+            except CheckpointError as e:
+                raise UsageError(f"--resume: {e}") from None
+            say(_start_line(config, data, state, ckpt_dir, out))
+            nan_stop = fit_epochs(model, *datasets[:2], state, ckpt_dir, guard, epochs=config.epochs, verbose=verbose)
+            guard.check()  # SIGINT/SIGTERM stopped the fit: report and exit
+            if nan_stop.bad_epoch is not None:
+                raise DivergedError(_diverged_message(nan_stop, state, ckpt_dir))
+            return _report(model, datasets[2], data, config, state, out, guard, initial, start)
+    except Interrupted as e:
+        if verbose == 1:
+            say("")  # end the progress bar's line
+        raise RunInterrupted(_interrupted_message(e.signum, state, config, out), e.signum) from None
+    except OSError as e:
+        raise WriteFailedError(_write_failed_message(e, state, out)) from None
+
+
+def _report(model, test_ds, data: RunData, config: RunConfig, state: dict, out: Path, guard, initial, start) -> str:
+    """Evaluate on the test set and write every output; return the summary line (printed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # figures to files; no display needed
+    from .reporting import evaluate_test_set, run_metrics, write_outputs
+
+    test = evaluate_test_set(model, test_ds, callbacks=[StopOnSignal(guard)])
+    guard.check()
+    history = {"epoch": list(range(1, state["epoch"] + 1)), **state["history"]}
+    sizes = {"n_train": len(data.fit[0]), "n_validation": len(data.val[0]), "n_test": len(data.test[0])}
+    metrics = run_metrics(test, history, first_epoch=initial, sizes=sizes, config=config.to_dict(),
+                          data=data.info, conditional=config.conditional)
+    with guard.critical(check=False):  # a signal now is reported below, after the last file
+        figures = write_outputs(model, out, history, metrics, scale_images(data.test[0]), data.test[1],
+                                beta=config.beta, seed=config.seed, wall_time=lambda: time.perf_counter() - start)
+    speed = metrics["train_samples_per_second"]
+    line = (
+        f"{PROG}: done: {_kind(config)}, {state['epoch']} epochs, test -ELBO {metrics['test_neg_elbo_nats']:.2f} nats/image"
+        + (f", test accuracy {metrics['test_accuracy']:.3f}" if config.conditional else "")
+        + f", {metrics['wall_time_s']:.1f} s" + (f" ({speed:,.0f} training images/s)" if speed else "")
+        + f"; wrote model.keras, history.json, metrics.json and {len(figures)} figures to {out}"
+    )
+    say(line)
+    if guard.pending is not None:
+        say(f"{PROG}: {signal_name(guard.pending)} came after every output was written; the run is complete.",
+            file=sys.stderr)
+    return line
+
+
+# --------------------------------------------------------------------------- messages
+def _kind(config: RunConfig) -> str:
+    return ("conditional " if config.conditional else "") + f"{config.arch} VAE"
+
+
+def _start_line(config: RunConfig, data: RunData, state: dict, ckpt_dir: Path, out: Path) -> str:
+    resumed = (
+        f"{PROG}: resuming {_kind(config)} from {ckpt_dir} at epoch {state['epoch']} of {config.epochs}\n"
+        if state["epoch"] else ""
+    )
+    return resumed + (
+        f"{PROG}: training {_kind(config)} (latent_dim={config.latent_dim}, beta={config.beta:g}, "
+        f"{config.likelihood}{', mixed precision' if config.mixed_precision else ''}) on {len(data.fit[0]):,} "
+        f"MNIST images from {data.info['source']} (validation {len(data.val[0]):,}, test {len(data.test[0]):,}) "
+        f"for {config.epochs} epochs{' (quick mode)' if config.quick else ''}; outputs -> {out}"
+    )
+
+
+def resume_hint(out: Path) -> str:
+    """The command that resumes the run in ``out``, shell-quoted so it can be pasted."""
+    return f"{PROG} train --out {shlex.quote(str(out))} --resume"
+
+
+def _kept(state: dict, out: Path) -> str:
+    done = state["epoch"]
+    if not done:
+        return "no epoch had completed, so there is no checkpoint"
+    return f"the last good checkpoint (epoch {done}) is kept in {out / CHECKPOINT_DIR}"
+
+
+def _diverged_message(nan_stop, state: dict, ckpt_dir: Path) -> str:
+    bad = ", ".join(f"{k}={v}" for k, v in nan_stop.bad_logs.items())
+    kept = _kept(state, ckpt_dir.parent)
+    return (
+        f"training diverged: non-finite loss in epoch {nan_stop.bad_epoch} ({bad}); stopped; {kept}. "
+        "Try a smaller --learning-rate, or a larger --sigma with --likelihood gaussian."
+    )
+
+
+def _interrupted_message(signum: int, state: dict, config: RunConfig, out: Path) -> str:
+    done = state["epoch"]
+    where = (
+        f"the last completed epoch ({done} of {config.epochs}) is checkpointed in {out / CHECKPOINT_DIR}; "
+        f"resume with: {resume_hint(out)}"
+        if done
+        else "no epoch had completed, so nothing was checkpointed"
+    )
+    return f"interrupted by {signal_name(signum)}; {where}"
+
+
+def _write_failed_message(error: OSError, state: dict, out: Path) -> str:
+    what = f"{error.filename!r}" if error.filename else "an output file"
+    hint = f"; free space or fix permissions, then resume with: {resume_hint(out)}" if state["epoch"] else ""
+    return (
+        f"could not write {what} ({error.strerror or error}); nothing was half-written and "
+        f"{_kept(state, out)}{hint}"
+    )
+
+
+def signal_name(signum: int) -> str:
+    """``"SIGINT"`` for 2, ``"SIGTERM"`` for 15, ..."""
+    import signal
+
+    return signal.Signals(signum).name
