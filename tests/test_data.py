@@ -170,3 +170,53 @@ def test_make_dataset_prefetches_a_fixed_buffer_without_the_autotuner(small_batc
     epochs = [np.concatenate([b.numpy() for b in ds]) for _ in range(2)]
     assert all(len(e) == 64 for e in epochs)  # every example, every epoch
     assert not np.array_equal(epochs[0], epochs[1])  # still reshuffled (or redrawn) each epoch
+
+
+# --------------------------------------------------------------------------- the pixel rule (vae_tf.inputs)
+def test_scale_images_follows_the_pixel_rule(rng):
+    binary = rng.integers(0, 2, size=(6, 28, 28)).astype(np.uint8)  # an already binarized uint8 file
+    np.testing.assert_array_equal(vae_tf.scale_images(binary), binary[..., None].astype("float32"))
+    grey = rng.random((6, 28, 28, 1)).astype("float32")
+    np.testing.assert_array_equal(vae_tf.scale_images(grey), grey)
+    with pytest.raises(vae_tf.InputError, match="0-255 grey levels: divide by 255"):
+        vae_tf.scale_images(grey * 255)
+    with pytest.raises(vae_tf.InputError, match="NaN"):
+        vae_tf.scale_images(np.full((2, 28, 28), np.nan))
+
+
+def test_make_dataset_keeps_binary_uint8_and_rejects_float_grey_levels(rng):
+    binary = rng.integers(0, 2, size=(40, 28, 28)).astype(np.uint8)
+    out = np.concatenate([b.numpy() for b in vae_tf.make_dataset(binary, batch_size=16, shuffle=False)])
+    np.testing.assert_array_equal(out, binary[..., None].astype("float32"))  # not divided by 255
+    with pytest.raises(vae_tf.InputError, match="divide by 255"):
+        vae_tf.make_dataset(binary.astype("float32") * 255)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"x": np.zeros((0, 28, 28), np.uint8)}, "x is empty: expected at least one image"),
+        ({"batch_size": 0}, r"batch_size must be an integer >= 1, got 0"),
+        ({"batch_size": 2.5}, r"batch_size must be an integer >= 1, got 2\.5"),
+        ({"batch_size": "32"}, r"batch_size must be an integer >= 1, got '32'"),
+        ({"y": np.arange(10, 30)}, r"y must be in \[0, 10\)"),
+        ({"y": np.full(20, -1)}, r"y must be in \[0, 10\).*got \[-1\]"),
+        ({"y": np.arange(20) % 10 + 1}, "SVHN"),
+        ({"y": np.zeros(19, int)}, "x has 20 images but y has 19 labels"),
+        ({"y": np.full(20, 3), "num_classes": 3}, r"y must be in \[0, 3\)"),
+        ({"binarization": "always"}, "binarization must be None, 'static' or 'dynamic'"),
+    ],
+)
+def test_make_dataset_rejects_bad_input_with_a_clear_message(kwargs, match):
+    kwargs = {"x": np.zeros((20, 28, 28), np.uint8), **kwargs}
+    with pytest.raises(vae_tf.InputError, match=match):
+        vae_tf.make_dataset(**kwargs)
+
+
+def test_make_dataset_labels_are_int32_in_range(rng):
+    x = rng.integers(0, 256, size=(20, 28, 28), dtype=np.uint8)
+    y = np.arange(20) % 3
+    (images, labels), = list(vae_tf.make_dataset(x, y, batch_size=20, shuffle=False, num_classes=3))
+    assert labels.dtype == "int32"
+    np.testing.assert_array_equal(labels.numpy(), y)
+    np.testing.assert_allclose(images.numpy()[..., 0] * 255, x, atol=1e-4)

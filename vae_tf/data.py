@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .inputs import InputError, as_class_indices, as_images, as_unit_pixels, check_count
+
 ENV_VAR = "VAE_TF_MNIST"
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 IMAGE_SHAPE = (28, 28)
@@ -150,12 +152,12 @@ def load_mnist(path: str | os.PathLike | None = None) -> Arrays:
 
 # --------------------------------------------------------------------------- preprocessing
 def scale_images(x: np.ndarray) -> np.ndarray:
-    """``uint8`` images ``(n, h, w)`` to ``float32`` in ``[0, 1]`` with a channel axis:
-    ``(n, h, w, 1)``. Images that already have a channel axis keep their shape."""
-    x = np.asarray(x)
-    if x.ndim == 3:
-        x = x[..., None]
-    return (x.astype("float32") / 255.0) if np.issubdtype(x.dtype, np.integer) else x.astype("float32")
+    """Images ``(n, h, w)`` to ``float32`` in ``[0, 1]`` with a channel axis: ``(n, h, w, 1)``
+    (images that already have one keep their shape), by the pixel rule of :mod:`vae_tf.inputs`:
+    ``uint8`` 0-255 is divided by 255, integer 0/1 (already binarized) is kept, floats must be
+    in ``[0, 1]``. Raises :class:`vae_tf.InputError` otherwise (e.g. float 0-255 or NaN)."""
+    x = as_unit_pixels(x)
+    return x[..., None] if x.ndim == 3 else x
 
 
 def binarize(x: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -204,30 +206,40 @@ def make_dataset(
     shuffle: bool = True,
     seed: int | None = None,
     binarization: str | None = None,
+    num_classes: int = NUM_CLASSES,
 ):
     """A ``tf.data.Dataset`` of ``float32`` image batches in ``[0, 1]``, ``(batch, 28, 28, 1)``
-    (or ``(images, labels)`` batches when ``y`` is given).
+    (or ``(images, labels)`` batches when ``y`` is given: ``int32`` labels in
+    ``[0, num_classes)``).
 
-    ``x`` may be ``uint8`` (0-255) or already scaled. ``binarization``: ``None`` (grey levels),
+    ``x`` follows the pixel rule of :mod:`vae_tf.inputs` (as :func:`scale_images`: ``uint8``
+    0-255 is scaled, integer 0/1 kept binary, floats must be in ``[0, 1]``). ``binarization``: ``None`` (grey levels),
     ``"static"`` (threshold 0.5, once) or ``"dynamic"`` (a fresh Bernoulli draw per epoch,
     seeded). The data are cached in memory, reshuffled every epoch (seeded) and prefetched
     (:data:`PREFETCH_BATCHES` batches, with tf.data's autotuner off: it stalled each epoch's
     start by up to a second).
+
+    Raises :class:`vae_tf.InputError` (a ``ValueError``) for images outside the pixel rule, no
+    images, a ``batch_size`` that is not a positive integer, an unknown ``binarization``,
+    labels that are not integers in ``[0, num_classes)``, or a label count that differs from the image count.
     """
     import tensorflow as tf
 
     if binarization not in (None, "static", "dynamic"):
-        raise ValueError(f"binarization must be None, 'static' or 'dynamic', got {binarization!r}.")
-    if int(batch_size) < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    x = scale_images(x)
+        raise InputError(f"binarization must be None, 'static' or 'dynamic', got {binarization!r}.")
+    batch_size = check_count(batch_size, name="batch_size")
+    x = as_images(scale_images(x))
     if binarization == "static":
         x = binarize(x)
-    tensors = x if y is None else (x, np.asarray(y).astype("int32"))
+    if y is not None:
+        y = as_class_indices(y, check_count(num_classes, name="num_classes"), name="y").astype("int32")
+        if len(y) != len(x):
+            raise InputError(f"x has {len(x)} images but y has {len(y)} labels; pass one label per image.")
+    tensors = x if y is None else (x, y)
     ds = tf.data.Dataset.from_tensor_slices(tensors).cache()
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(int(batch_size))
+    ds = ds.batch(batch_size)
     if binarization == "dynamic":
         noise = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
