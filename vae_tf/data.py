@@ -211,6 +211,40 @@ def _dataset_arrays(x, y, num_classes: int) -> tuple[np.ndarray, np.ndarray | No
 PREFETCH_BATCHES = 2
 
 
+def _epoch_batches(x, y, batch_size: int, shuffle: bool, seed: int, dynamic: bool, start_epoch: int):
+    """The batches of :func:`make_dataset` before prefetching: one epoch per iteration."""
+    import tensorflow as tf
+
+    seed = tf.constant(seed, tf.int64)
+    images, labels = tf.constant(x), (None if y is None else tf.constant(y))
+    n = len(x)
+    num_batches = -(-n // batch_size)
+    # The epoch lives in the dataset: its first batch (the map is sequential) advances the epoch
+    # and draws that epoch's order; everything random is a stateless op keyed by (seed, epoch).
+    # (A flat_map of per-epoch datasets says the same more plainly but cost 1 ms per batch.)
+    epoch = tf.Variable(start_epoch - 1, dtype=tf.int64, trainable=False)
+    order = tf.Variable(tf.range(n, dtype=tf.int64), trainable=False)
+
+    def _begin_epoch():
+        e = epoch.assign_add(1)
+        new_order = tf.range(n, dtype=tf.int64)
+        if shuffle:
+            new_order = tf.random.experimental.stateless_shuffle(new_order, seed=tf.stack([seed, e]))
+        with tf.control_dependencies([order.assign(new_order)]):
+            return tf.identity(e), tf.identity(new_order)
+
+    def take(b):
+        e, epoch_order = tf.cond(tf.equal(b, 0), _begin_epoch, lambda: (epoch.read_value(), order.read_value()))
+        idx = epoch_order[b * batch_size : (b + 1) * batch_size]
+        batch = tf.gather(images, idx)
+        if dynamic:
+            batch_key = tf.random.experimental.stateless_fold_in(tf.stack([seed, e]), b)
+            batch = tf.cast(tf.random.stateless_uniform(tf.shape(batch), seed=batch_key) < batch, batch.dtype)
+        return batch if labels is None else (batch, tf.gather(labels, idx))
+
+    return tf.data.Dataset.range(num_batches).map(take)
+
+
 def make_dataset(
     x: np.ndarray,
     y: np.ndarray | None = None,
@@ -250,34 +284,8 @@ def make_dataset(
     x, y = _dataset_arrays(x, y, num_classes)
     if binarization == "static":
         x = binarize(x)
-    seed = tf.constant(int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed) % 2**63, tf.int64)
-    images, labels = tf.constant(x), (None if y is None else tf.constant(y))
-    n = len(x)
-    num_batches = -(-n // batch_size)
-    # The epoch lives in the dataset: its first batch (the map is sequential) advances the epoch
-    # and draws that epoch's order; everything random is a stateless op keyed by (seed, epoch).
-    # (A flat_map of per-epoch datasets says the same more plainly but cost 1 ms per batch.)
-    epoch = tf.Variable(start_epoch - 1, dtype=tf.int64, trainable=False)
-    order = tf.Variable(tf.range(n, dtype=tf.int64), trainable=False)
-
-    def _begin_epoch():
-        e = epoch.assign_add(1)
-        new_order = tf.range(n, dtype=tf.int64)
-        if shuffle:
-            new_order = tf.random.experimental.stateless_shuffle(new_order, seed=tf.stack([seed, e]))
-        with tf.control_dependencies([order.assign(new_order)]):
-            return tf.identity(e), tf.identity(new_order)
-
-    def take(b):
-        e, epoch_order = tf.cond(tf.equal(b, 0), _begin_epoch, lambda: (epoch.read_value(), order.read_value()))
-        idx = epoch_order[b * batch_size : (b + 1) * batch_size]
-        batch = tf.gather(images, idx)
-        if binarization == "dynamic":
-            batch_key = tf.random.experimental.stateless_fold_in(tf.stack([seed, e]), b)
-            batch = tf.cast(tf.random.stateless_uniform(tf.shape(batch), seed=batch_key) < batch, batch.dtype)
-        return batch if labels is None else (batch, tf.gather(labels, idx))
-
-    ds = tf.data.Dataset.range(num_batches).map(take)
+    seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed) % 2**63
+    ds = _epoch_batches(x, y, batch_size, shuffle, seed, binarization == "dynamic", start_epoch)
     # A fixed prefetch buffer, and tf.data's autotuner off: with the autotuner on, destroying
     # an epoch's iterator (which Keras does at the start of the next epoch) waits for the
     # autotuner's background thread: an idle stall of about 1 s in roughly one epoch in three
