@@ -170,3 +170,114 @@ def test_make_dataset_prefetches_a_fixed_buffer_without_the_autotuner(small_batc
     epochs = [np.concatenate([b.numpy() for b in ds]) for _ in range(2)]
     assert all(len(e) == 64 for e in epochs)  # every example, every epoch
     assert not np.array_equal(epochs[0], epochs[1])  # still reshuffled (or redrawn) each epoch
+
+
+# --------------------------------------------------------------------------- the pixel rule (vae_tf.inputs)
+def test_scale_images_follows_the_pixel_rule(rng):
+    binary = rng.integers(0, 2, size=(6, 28, 28)).astype(np.uint8)  # an already binarized uint8 file
+    np.testing.assert_array_equal(vae_tf.scale_images(binary), binary[..., None].astype("float32"))
+    grey = rng.random((6, 28, 28, 1)).astype("float32")
+    np.testing.assert_array_equal(vae_tf.scale_images(grey), grey)
+    with pytest.raises(vae_tf.InputError, match="0-255 grey levels: divide by 255"):
+        vae_tf.scale_images(grey * 255)
+    with pytest.raises(vae_tf.InputError, match="NaN"):
+        vae_tf.scale_images(np.full((2, 28, 28), np.nan))
+
+
+def test_make_dataset_keeps_binary_uint8_and_rejects_float_grey_levels(rng):
+    binary = rng.integers(0, 2, size=(40, 28, 28)).astype(np.uint8)
+    out = np.concatenate([b.numpy() for b in vae_tf.make_dataset(binary, batch_size=16, shuffle=False)])
+    np.testing.assert_array_equal(out, binary[..., None].astype("float32"))  # not divided by 255
+    with pytest.raises(vae_tf.InputError, match="divide by 255"):
+        vae_tf.make_dataset(binary.astype("float32") * 255)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"x": np.zeros((0, 28, 28), np.uint8)}, "x is empty: expected at least one image"),
+        ({"batch_size": 0}, r"batch_size must be an integer >= 1, got 0"),
+        ({"batch_size": 2.5}, r"batch_size must be an integer >= 1, got 2\.5"),
+        ({"batch_size": "32"}, r"batch_size must be an integer >= 1, got '32'"),
+        ({"y": np.arange(10, 30)}, r"y must be in \[0, 10\)"),
+        ({"y": np.full(20, -1)}, r"y must be in \[0, 10\).*got \[-1\]"),
+        ({"y": np.arange(20) % 10 + 1}, "SVHN"),
+        ({"y": np.zeros(19, int)}, "x has 20 images but y has 19 labels"),
+        ({"y": np.full(20, 3), "num_classes": 3}, r"y must be in \[0, 3\)"),
+        ({"binarization": "always"}, "binarization must be None, 'static' or 'dynamic'"),
+    ],
+)
+def test_make_dataset_rejects_bad_input_with_a_clear_message(kwargs, match):
+    kwargs = {"x": np.zeros((20, 28, 28), np.uint8), **kwargs}
+    with pytest.raises(vae_tf.InputError, match=match):
+        vae_tf.make_dataset(**kwargs)
+
+
+def test_make_dataset_labels_are_int32_in_range(rng):
+    x = rng.integers(0, 256, size=(20, 28, 28), dtype=np.uint8)
+    y = np.arange(20) % 3
+    (images, labels), = list(vae_tf.make_dataset(x, y, batch_size=20, shuffle=False, num_classes=3))
+    assert labels.dtype == "int32"
+    np.testing.assert_array_equal(labels.numpy(), y)
+    np.testing.assert_allclose(images.numpy()[..., 0] * 255, x, atol=1e-4)
+
+
+# --------------------------------------------------------------------------- reproducible epochs
+def _epochs(ds, count):
+    """``count`` successive iterations of ``ds`` as lists of NumPy batches."""
+    return [[tuple(t.numpy() for t in b) if isinstance(b, tuple) else (b.numpy(),) for b in ds] for _ in range(count)]
+
+
+@pytest.mark.parametrize("binarization", [None, "dynamic"])
+def test_epoch_k_of_a_resumed_dataset_is_epoch_start_plus_k_of_a_fresh_one(small_batch, binarization):
+    x, y = small_batch
+    kwargs = dict(batch_size=24, seed=11, binarization=binarization)
+    fresh = _epochs(vae_tf.make_dataset(x[:100], y[:100], **kwargs), 5)
+    resumed = _epochs(vae_tf.make_dataset(x[:100], y[:100], start_epoch=3, **kwargs), 2)
+    for k in range(2):
+        for got, want in zip(resumed[k], fresh[3 + k], strict=True):
+            for a, b in zip(got, want, strict=True):
+                np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(fresh[3][0][0], fresh[4][0][0])  # consecutive epochs differ
+    other_seed = _epochs(vae_tf.make_dataset(x[:100], y[:100], **{**kwargs, "seed": 12}), 1)
+    assert not np.array_equal(other_seed[0][0][1], fresh[0][0][1])
+
+
+def test_every_epoch_holds_every_example_once(rng):
+    n = 103
+    x = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    ds = vae_tf.make_dataset(x, np.arange(n), batch_size=10, seed=0, num_classes=n, binarization="dynamic")
+    assert int(ds.cardinality()) == 11
+    orders = []
+    for epoch in _epochs(ds, 3):
+        assert [len(b[1]) for b in epoch] == [10] * 10 + [3]
+        labels = np.concatenate([b[1] for b in epoch])
+        np.testing.assert_array_equal(np.sort(labels), np.arange(n))  # a permutation: each example once
+        orders.append(labels)
+    assert not np.array_equal(orders[0], orders[1])  # reshuffled each epoch
+    in_order = _epochs(vae_tf.make_dataset(x, np.arange(n), batch_size=10, shuffle=False, num_classes=n), 2)
+    for epoch in in_order:
+        np.testing.assert_array_equal(np.concatenate([b[1] for b in epoch]), np.arange(n))
+        np.testing.assert_allclose(np.concatenate([b[0] for b in epoch])[..., 0] * 255, x, atol=1e-4)
+
+
+def test_keras_fit_advances_the_epoch_once_per_epoch(small_batch):
+    x, _ = small_batch
+    keras.utils.set_random_seed(0)
+    vae = vae_tf.VAE(vae_tf.build_encoder(latent_dim=2, hidden_units=(8,)), vae_tf.build_decoder(latent_dim=2, hidden_units=(8,)))
+    vae.compile(optimizer="adam")
+    ds = vae_tf.make_dataset(x[:64], batch_size=32, seed=3)
+    vae.fit(ds, epochs=2, verbose=0)
+    after_two = next(iter(ds)).numpy()
+    np.testing.assert_array_equal(after_two, next(iter(vae_tf.make_dataset(x[:64], batch_size=32, seed=3, start_epoch=2))).numpy())
+
+
+def test_without_a_seed_keras_set_random_seed_makes_it_reproducible(small_batch):
+    x, _ = small_batch
+    firsts = []
+    for _ in range(2):
+        keras.utils.set_random_seed(5)
+        firsts.append(next(iter(vae_tf.make_dataset(x[:64], batch_size=64, binarization="dynamic"))).numpy())
+    np.testing.assert_array_equal(*firsts)
+    with pytest.raises(vae_tf.InputError, match="start_epoch must be an integer >= 0, got -1"):
+        vae_tf.make_dataset(x[:8], start_epoch=-1)

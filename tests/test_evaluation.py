@@ -4,6 +4,8 @@ The estimator core is checked on the linear-Gaussian model, where ``log p(x)``, 
 and the ELBO are exact; the VAE wrapper is checked against the VAE's own single-sample loss.
 """
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -198,8 +200,10 @@ def test_estimators_reject_bad_images(trained_vaes, mnist):
     vaes, x = trained_vaes
     vae = vaes["bernoulli"]
     (x_train, _), _ = mnist
-    with pytest.raises(ValueError, match="scale_images"):
-        iwae_log_likelihood(vae, x_train[:4], num_samples=2)
+    with pytest.raises(vae_tf.InputError, match="0-255 grey levels.*scale_images"):  # float 0-255
+        iwae_log_likelihood(vae, x_train[:4].astype("float32"), num_samples=2)
+    with pytest.raises(vae_tf.InputError, match="NaN"):
+        evaluate_elbo(vae, np.full((2, 28, 28, 1), np.nan))
     with pytest.raises(ValueError, match="shape"):
         iwae_log_likelihood(vae, x[:4, :14], num_samples=2)
     with pytest.raises(ValueError, match="empty"):
@@ -210,6 +214,39 @@ def test_estimators_reject_bad_images(trained_vaes, mnist):
     )
     with pytest.raises(ValueError, match="images only"):
         iwae_log_likelihood(cvae, x[:4], num_samples=2)
+
+
+def test_evaluators_follow_the_one_pixel_rule(trained_vaes, mnist):
+    vaes, x = trained_vaes
+    vae = vaes["bernoulli"]
+    # a uint8 array of 0/1 is binary, as in make_dataset: not divided by 255
+    as_uint8 = x[:6].astype(np.uint8)
+    np.testing.assert_array_equal(iwae_log_likelihood(vae, as_uint8, num_samples=4, seed=0),
+                                  iwae_log_likelihood(vae, x[:6], num_samples=4, seed=0))
+    # uint8 0-255 grey levels are divided by 255, as in scale_images
+    (x_train, _), _ = mnist
+    from_uint8 = evaluate_elbo(vaes["gaussian"], x_train[:6], seed=0)
+    np.testing.assert_array_equal(from_uint8["elbo"],
+                                  evaluate_elbo(vaes["gaussian"], vae_tf.scale_images(x_train[:6]), seed=0)["elbo"])
+
+
+def test_grey_levels_under_a_bernoulli_likelihood_warn_once_per_call(trained_vaes, mnist):
+    vaes, x = trained_vaes
+    (x_train, _), _ = mnist
+    grey = vae_tf.scale_images(x_train[:10])
+    for evaluator in (iwae_log_likelihood, evaluate_elbo):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            evaluator(vaes["bernoulli"], grey, num_samples=4, batch_size=3, chunk_size=2, seed=0)
+        assert len(caught) == 1, [str(w.message) for w in caught]
+        message = str(caught[0].message)
+        assert evaluator.__name__ in message and "not a bound" in message
+        assert "Binarize" in message and 'likelihood="continuous_bernoulli"' in message
+        assert caught[0].filename == __file__  # points at the caller's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # binary images, or a Gaussian likelihood: no warning
+        iwae_log_likelihood(vaes["bernoulli"], x[:10], num_samples=2, seed=0)
+        evaluate_elbo(vaes["gaussian"], grey, seed=0)
 
 
 # --------------------------------------------------------------------------- active units

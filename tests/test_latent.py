@@ -73,12 +73,31 @@ def test_fit_gaussian_recovers_mean_and_covariance_and_samples_match():
     assert not np.array_equal(s[:10], g.sample(10, seed=2))
 
 
-def test_gaussian_log_density_matches_scipy():
-    from scipy.stats import multivariate_normal
+def test_gaussian_log_density_equals_the_whitened_product_of_normals():
+    from scipy.stats import norm
 
-    g = latent.Gaussian(mean=np.array([1.0, 2.0]), cov=np.array([[2.0, 0.3], [0.3, 0.5]]))
-    z = np.array([[0.0, 0.0], [1.0, 2.0], [3.0, -1.0]])
-    np.testing.assert_allclose(g.log_density(z), multivariate_normal(g.mean, g.cov).logpdf(z), rtol=1e-10)
+    # log N(z | m, C) = sum_i log N(u_i | 0, 1) - log det L, with C = L L^T and u = L^-1 (z - m)
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(4, 4))
+    g = latent.Gaussian(mean=rng.normal(size=4), cov=a @ a.T + 0.5 * np.eye(4))
+    z = rng.normal(size=(7, 4)) * 2
+    chol = np.linalg.cholesky(g.cov)
+    u = np.linalg.solve(chol, (z - g.mean).T).T
+    expected = norm.logpdf(u).sum(axis=1) - np.log(np.diag(chol)).sum()
+    np.testing.assert_allclose(g.log_density(z), expected, rtol=1e-10)
+    assert g.log_density(z[:1]).shape == (1,)
+    diagonal = latent.Gaussian(mean=np.array([1.0, 2.0]), cov=np.diag([2.0, 0.5]))
+    np.testing.assert_allclose(diagonal.log_density(z[:, :2]),
+                               norm.logpdf(z[:, :2], [1.0, 2.0], np.sqrt([2.0, 0.5])).sum(axis=1), rtol=1e-10)
+
+
+def test_gaussian_log_density_rejects_bad_codes_and_singular_covariances():
+    g = latent.Gaussian(mean=np.zeros(2), cov=np.eye(2))
+    with pytest.raises(ValueError, match="dimension 3, the Gaussian has 2"):
+        g.log_density(np.zeros((4, 3)))
+    collapsed = latent.fit_gaussian(np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]]))  # no spread in z_2
+    with pytest.raises(ValueError, match="not positive definite"):
+        collapsed.log_density(np.zeros((1, 2)))
 
 
 def test_fit_gaussian_rejects_bad_input():

@@ -1,11 +1,15 @@
 """Closed-form ELBO terms against Monte Carlo, Keras's losses and SciPy densities."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
+from keras import ops
 from scipy.stats import norm
 
 import vae_tf
+from vae_tf import losses
 
 
 def _np(t):
@@ -94,3 +98,98 @@ def test_elbo_combines_the_terms(rng):
     np.testing.assert_allclose(g, expected_g, rtol=1e-6)
     with pytest.raises(ValueError, match="likelihood"):
         vae_tf.elbo(x, logits, m, lv, likelihood="poisson")
+
+
+# --------------------------------------------------------------------------- continuous Bernoulli
+CB_LOGITS = [0.0, 1e-4, -1e-4, 0.1, -0.2499, 0.2501, 1.0, -1.0, 5.0, -5.0, 20.0, -20.0]
+
+
+def _cb_log_density(x, logit):
+    """log p(x) for one pixel x under the continuous Bernoulli, from the package (float64)."""
+    x = np.atleast_1d(np.asarray(x, dtype="float64"))[:, None]
+    logits = np.full_like(x, logit)
+    return ops.convert_to_numpy(losses.continuous_bernoulli_log_likelihood(x, logits))
+
+
+@pytest.mark.parametrize("logit", CB_LOGITS)
+def test_continuous_bernoulli_density_integrates_to_one(logit):
+    from scipy.integrate import quad
+
+    total, error = quad(lambda x: float(np.exp(_cb_log_density(x, logit))[0]), 0.0, 1.0, epsabs=1e-12, epsrel=1e-12)
+    assert abs(total - 1.0) < 1e-9 + error, (total, error)
+    mean, _ = quad(lambda x: x * float(np.exp(_cb_log_density(x, logit))[0]), 0.0, 1.0, epsabs=1e-12, epsrel=1e-12)
+    np.testing.assert_allclose(ops.convert_to_numpy(losses.continuous_bernoulli_mean(np.float64(logit))), mean, atol=1e-9)
+
+
+def test_continuous_bernoulli_matches_its_closed_form_in_lambda():
+    import mpmath as mp
+
+    logits = np.array(CB_LOGITS + [1e-9, 0.25, 100.0, -100.0, 500.0])
+    with mp.workdps(260):  # 1 - 2 lambda must resolve exp(-500)
+        lam = [mp.mpf(1) / (1 + mp.exp(-mp.mpf(v))) for v in logits]
+        # C(lambda) = 2 artanh(1 - 2 lambda) / (1 - 2 lambda), with C(1/2) = 2
+        log_c = np.array([float(mp.log(2 * mp.atanh(1 - 2 * p) / (1 - 2 * p))) if v else np.log(2) for v, p in zip(logits, lam)])
+        mean = np.array([float(p / (2 * p - 1) + 1 / (2 * mp.atanh(1 - 2 * p))) if v else 0.5 for v, p in zip(logits, lam)])
+    got = ops.convert_to_numpy(losses.continuous_bernoulli_log_normalizer(logits))
+    np.testing.assert_allclose(got, log_c, rtol=0, atol=1e-11)
+    np.testing.assert_allclose(ops.convert_to_numpy(losses.continuous_bernoulli_mean(logits)), mean, rtol=0, atol=1e-12)
+    got32 = ops.convert_to_numpy(losses.continuous_bernoulli_log_normalizer(logits.astype("float32")))
+    np.testing.assert_allclose(got32, log_c, rtol=0, atol=1e-6)  # float32 stays accurate near 0 too
+    assert ops.convert_to_numpy(losses.continuous_bernoulli_log_normalizer(np.float32(0.0))) == np.float32(np.log(2))
+
+
+def test_continuous_bernoulli_log_likelihood_sums_pixels(rng):
+    x = rng.random((3, 4, 4, 1))
+    logits = rng.normal(size=(3, 4, 4, 1)) * 3
+    lam = 1 / (1 + np.exp(-logits))
+    per_pixel = np.log(2 * np.arctanh(1 - 2 * lam) / (1 - 2 * lam)) + x * np.log(lam) + (1 - x) * np.log1p(-lam)
+    got = ops.convert_to_numpy(losses.continuous_bernoulli_log_likelihood(x, logits))
+    assert got.shape == (3,)
+    np.testing.assert_allclose(got, per_pixel.reshape(3, -1).sum(axis=1), rtol=1e-10)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(losses.reconstruction_log_likelihood(x, logits, "continuous_bernoulli")), got
+    )
+    assert "continuous_bernoulli" in losses.LIKELIHOODS
+
+
+def test_continuous_bernoulli_gradients_are_finite_and_right_at_zero():
+    import tensorflow as tf
+
+    x = tf.constant([[0.2, 0.9, 0.5, 0.0, 1.0, 0.7]], tf.float32)
+    logits = tf.Variable([[0.0, 1e-4, -1e-4, 0.25, -5.0, 30.0]], dtype=tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        log_p = losses.continuous_bernoulli_log_likelihood(x, logits)
+        mean = losses.continuous_bernoulli_mean(logits)
+    grad = tape.gradient(log_p, logits).numpy()
+    assert np.all(np.isfinite(grad)) and np.all(np.isfinite(tape.gradient(mean, logits).numpy()))
+    # d/dl [log C(l) + x l - softplus(l)] = x - E[x]: the score of an exponential family
+    np.testing.assert_allclose(grad, x.numpy() - losses.continuous_bernoulli_mean(logits).numpy(), atol=2e-6)
+    np.testing.assert_allclose(grad[0, 0], 0.2 - 0.5, atol=1e-7)
+    np.testing.assert_allclose(tape.gradient(mean, logits).numpy()[0, 0], 1 / 12, rtol=1e-6)
+
+
+def test_pixel_mean_per_likelihood():
+    logits = np.array([[-3.0, 0.0, 2.0]])
+    sig = 1 / (1 + np.exp(-logits))
+    np.testing.assert_allclose(ops.convert_to_numpy(losses.pixel_mean(logits, "bernoulli")), sig)
+    np.testing.assert_allclose(ops.convert_to_numpy(losses.pixel_mean(logits, "gaussian")), sig)
+    cb = ops.convert_to_numpy(losses.pixel_mean(logits, "continuous_bernoulli"))
+    np.testing.assert_allclose(cb, ops.convert_to_numpy(losses.continuous_bernoulli_mean(logits)))
+    assert cb[0, 1] == 0.5 and cb[0, 0] > sig[0, 0] and cb[0, 2] < sig[0, 2]  # pulled towards 1/2
+    with pytest.raises(ValueError, match="likelihood must be one of"):
+        losses.pixel_mean(logits, "poisson")
+
+
+def test_a_vae_accepts_the_continuous_bernoulli_likelihood(small_batch):
+    vae = vae_tf.VAE(
+        vae_tf.build_encoder(latent_dim=2, hidden_units=(8,)),
+        vae_tf.build_decoder(latent_dim=2, hidden_units=(8,)),
+        likelihood="continuous_bernoulli",
+    )
+    x = small_batch[0][:16]
+    terms = vae.loss_terms(x)
+    assert np.all(np.isfinite(ops.convert_to_numpy(terms["loss"])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # grey levels are fine under a true density on [0, 1]
+        elbo = vae_tf.evaluate_elbo(vae, x, seed=0)["elbo"]
+    assert np.all(np.isfinite(elbo))

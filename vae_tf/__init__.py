@@ -28,6 +28,8 @@ from .layers import Sampling
 from .linear_gaussian import LinearGaussianModel
 from .losses import (
     bernoulli_log_likelihood,
+    continuous_bernoulli_log_likelihood,
+    continuous_bernoulli_mean,
     elbo,
     gaussian_log_likelihood,
     kl_divergence,
@@ -59,6 +61,8 @@ __all__ = [
     "build_classifier",
     "build_decoder",
     "build_encoder",
+    "continuous_bernoulli_log_likelihood",
+    "continuous_bernoulli_mean",
     "corrupt",
     "elbo",
     "evaluate_elbo",

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .inputs import InputError, as_class_indices, as_images, as_unit_pixels, check_count
+
 ENV_VAR = "VAE_TF_MNIST"
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 IMAGE_SHAPE = (28, 28)
@@ -150,12 +152,12 @@ def load_mnist(path: str | os.PathLike | None = None) -> Arrays:
 
 # --------------------------------------------------------------------------- preprocessing
 def scale_images(x: np.ndarray) -> np.ndarray:
-    """``uint8`` images ``(n, h, w)`` to ``float32`` in ``[0, 1]`` with a channel axis:
-    ``(n, h, w, 1)``. Images that already have a channel axis keep their shape."""
-    x = np.asarray(x)
-    if x.ndim == 3:
-        x = x[..., None]
-    return (x.astype("float32") / 255.0) if np.issubdtype(x.dtype, np.integer) else x.astype("float32")
+    """Images ``(n, h, w)`` to ``float32`` in ``[0, 1]`` with a channel axis: ``(n, h, w, 1)``
+    (images that already have one keep their shape), by the pixel rule of :mod:`vae_tf.inputs`:
+    ``uint8`` 0-255 is divided by 255, integer 0/1 (already binarized) is kept, floats must be
+    in ``[0, 1]``. Raises :class:`vae_tf.InputError` otherwise (e.g. float 0-255 or NaN)."""
+    x = as_unit_pixels(x)
+    return x[..., None] if x.ndim == 3 else x
 
 
 def binarize(x: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -193,8 +195,54 @@ def subset(x: np.ndarray, y: np.ndarray | None = None, n: int | None = None, see
     return x[idx], (None if y is None else y[idx])
 
 
+def _dataset_arrays(x, y, num_classes: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """``x`` as checked ``float32`` images with a channel axis and ``y`` (if given) as ``int32``
+    labels in ``[0, num_classes)``, one per image; :class:`vae_tf.InputError` otherwise."""
+    x = as_images(scale_images(x))
+    if y is None:
+        return x, None
+    y = as_class_indices(y, check_count(num_classes, name="num_classes"), name="y").astype("int32")
+    if len(y) != len(x):
+        raise InputError(f"x has {len(x)} images but y has {len(y)} labels; pass one label per image.")
+    return x, y
+
+
 #: Batches :func:`make_dataset` prepares ahead of the training step (a fixed buffer; see there).
 PREFETCH_BATCHES = 2
+
+
+def _epoch_batches(x, y, batch_size: int, shuffle: bool, seed: int, dynamic: bool, start_epoch: int):
+    """The batches of :func:`make_dataset` before prefetching: one epoch per iteration."""
+    import tensorflow as tf
+
+    seed = tf.constant(seed, tf.int64)
+    images, labels = tf.constant(x), (None if y is None else tf.constant(y))
+    n = len(x)
+    num_batches = -(-n // batch_size)
+    # The epoch lives in the dataset: its first batch (the map is sequential) advances the epoch
+    # and draws that epoch's order; everything random is a stateless op keyed by (seed, epoch).
+    # (A flat_map of per-epoch datasets says the same more plainly but cost 1 ms per batch.)
+    epoch = tf.Variable(start_epoch - 1, dtype=tf.int64, trainable=False)
+    order = tf.Variable(tf.range(n, dtype=tf.int64), trainable=False)
+
+    def _begin_epoch():
+        e = epoch.assign_add(1)
+        new_order = tf.range(n, dtype=tf.int64)
+        if shuffle:
+            new_order = tf.random.experimental.stateless_shuffle(new_order, seed=tf.stack([seed, e]))
+        with tf.control_dependencies([order.assign(new_order)]):
+            return tf.identity(e), tf.identity(new_order)
+
+    def take(b):
+        e, epoch_order = tf.cond(tf.equal(b, 0), _begin_epoch, lambda: (epoch.read_value(), order.read_value()))
+        idx = epoch_order[b * batch_size : (b + 1) * batch_size]
+        batch = tf.gather(images, idx)
+        if dynamic:
+            batch_key = tf.random.experimental.stateless_fold_in(tf.stack([seed, e]), b)
+            batch = tf.cast(tf.random.stateless_uniform(tf.shape(batch), seed=batch_key) < batch, batch.dtype)
+        return batch if labels is None else (batch, tf.gather(labels, idx))
+
+    return tf.data.Dataset.range(num_batches).map(take)
 
 
 def make_dataset(
@@ -204,45 +252,45 @@ def make_dataset(
     shuffle: bool = True,
     seed: int | None = None,
     binarization: str | None = None,
+    num_classes: int = NUM_CLASSES,
+    start_epoch: int = 0,
 ):
     """A ``tf.data.Dataset`` of ``float32`` image batches in ``[0, 1]``, ``(batch, 28, 28, 1)``
-    (or ``(images, labels)`` batches when ``y`` is given).
+    (or ``(images, labels)`` batches when ``y`` is given: ``int32`` labels in
+    ``[0, num_classes)``).
 
-    ``x`` may be ``uint8`` (0-255) or already scaled. ``binarization``: ``None`` (grey levels),
-    ``"static"`` (threshold 0.5, once) or ``"dynamic"`` (a fresh Bernoulli draw per epoch,
-    seeded). The data are cached in memory, reshuffled every epoch (seeded) and prefetched
-    (:data:`PREFETCH_BATCHES` batches, with tf.data's autotuner off: it stalled each epoch's
-    start by up to a second).
+    ``x`` follows the pixel rule of :mod:`vae_tf.inputs` (as :func:`scale_images`: ``uint8``
+    0-255 is scaled, integer 0/1 kept binary, floats must be in ``[0, 1]``). ``binarization``:
+    ``None`` (grey levels), ``"static"`` (threshold 0.5, once) or ``"dynamic"`` (a fresh
+    Bernoulli draw per epoch). Each iteration of the dataset is one epoch: every example once,
+    reshuffled (if ``shuffle``). The order and the dynamic draws of epoch ``e`` are a function
+    of ``(seed, e)`` only, and iteration ``k`` is epoch ``start_epoch + k``: a run resumed at
+    epoch ``s`` with ``start_epoch=s`` sees exactly the batches the uninterrupted run saw.
+    ``seed=None`` draws a seed from NumPy's global generator (set by
+    ``keras.utils.set_random_seed``). Batches are prefetched (:data:`PREFETCH_BATCHES`, with
+    tf.data's autotuner off: it stalled each epoch's start by up to a second).
+
+    Raises :class:`vae_tf.InputError` (a ``ValueError``) for images outside the pixel rule, no
+    images, a ``batch_size`` that is not a positive integer, a negative ``start_epoch``, an
+    unknown ``binarization``, labels that are not integers in ``[0, num_classes)``, or a label
+    count that differs from the image count.
     """
     import tensorflow as tf
 
     if binarization not in (None, "static", "dynamic"):
-        raise ValueError(f"binarization must be None, 'static' or 'dynamic', got {binarization!r}.")
-    if int(batch_size) < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    x = scale_images(x)
+        raise InputError(f"binarization must be None, 'static' or 'dynamic', got {binarization!r}.")
+    batch_size = check_count(batch_size, name="batch_size")
+    start_epoch = check_count(start_epoch, name="start_epoch", minimum=0)
+    x, y = _dataset_arrays(x, y, num_classes)
     if binarization == "static":
         x = binarize(x)
-    tensors = x if y is None else (x, np.asarray(y).astype("int32"))
-    ds = tf.data.Dataset.from_tensor_slices(tensors).cache()
-    if shuffle:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(int(batch_size))
-    if binarization == "dynamic":
-        noise = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-
-        def _draw(batch, pair):
-            images = batch if y is None else batch[0]
-            u = tf.random.stateless_uniform(tf.shape(images), seed=tf.cast(pair % (2**31), tf.int32))
-            images = tf.cast(u < images, images.dtype)
-            return images if y is None else (images, batch[1])
-
-        ds = tf.data.Dataset.zip((ds, noise)).map(_draw)
+    seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed) % 2**63
+    ds = _epoch_batches(x, y, batch_size, shuffle, seed, binarization == "dynamic", start_epoch)
     # A fixed prefetch buffer, and tf.data's autotuner off: with the autotuner on, destroying
     # an epoch's iterator (which Keras does at the start of the next epoch) waits for the
     # autotuner's background thread: an idle stall of about 1 s in roughly one epoch in three
     # on a 2-core CPU, which halved those epochs' throughput for the dense MNIST VAE. The work
-    # per batch is a copy out of the cache, so a fixed buffer of a few batches is enough.
+    # per batch is a gather from memory, so a fixed buffer of a few batches is enough.
     options = tf.data.Options()
     options.autotune.enabled = False
     return ds.prefetch(PREFETCH_BATCHES).with_options(options)

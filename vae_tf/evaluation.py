@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 import weakref
 
-import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from .inputs import InputError, as_images, check_count, pixel_kind
 from .losses import kl_divergence, reconstruction_log_likelihood
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -84,31 +85,31 @@ def standard_normal_log_density(z):
 
 # --------------------------------------------------------------------------- VAE estimators
 def _check_vae_input(vae, x) -> np.ndarray:
-    if len(vae.encoder.inputs) != 1:
-        raise ValueError(
-            "this estimator needs a VAE whose encoder takes images only; "
-            f"{type(vae).__name__}'s encoder takes {len(vae.encoder.inputs)} inputs."
+    """``x`` as ``float32`` images of ``vae.image_shape`` under the package's pixel rule
+    (:mod:`vae_tf.inputs`); ``(n, h, w)`` is taken as one-channel images. Raises
+    :class:`vae_tf.InputError`."""
+    if vae.conditions_on_digits:
+        raise InputError(
+            f"this estimator needs an unconditional VAE (encoder and decoder on images only); "
+            f"{type(vae).__name__} conditions on digits."
         )
-    x = np.asarray(x)
-    if np.issubdtype(x.dtype, np.integer) and x.size and x.max() > 1:
-        raise ValueError(
-            "x has integer pixel values up to 255; scale it to [0, 1] first (vae_tf.scale_images)."
-        )
-    x = x.astype("float32")
     shape = tuple(vae.image_shape)
+    x = np.asarray(x)
     if x.ndim == len(shape) and shape[-1] == 1 and x.shape[1:] == shape[:-1]:
         x = x[..., None]  # (n, h, w) -> (n, h, w, 1)
-    if x.shape[1:] != shape:
-        raise ValueError(f"x must have shape (n, *{shape}) to match the VAE, got {x.shape}.")
-    if len(x) == 0:
-        raise ValueError("x is empty: expected at least one example.")
-    return x
+    return as_images(x, shape)
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
+def _warn_if_not_a_density(vae, x: np.ndarray, caller: str) -> None:
+    """Warn once when grey-level images are scored under the Bernoulli likelihood."""
+    if vae.likelihood == "bernoulli" and pixel_kind(x) == "grey":
+        warnings.warn(
+            f"{caller}: x holds grey levels, but the VAE's Bernoulli likelihood is a normalised density only "
+            "for binary pixels; on [0, 1] its values are not a bound on -log p(x). Binarize x (as in training) "
+            'or train with likelihood="continuous_bernoulli" for a true log-density.',
+            UserWarning,
+            stacklevel=4,  # the caller of iwae_log_likelihood / evaluate_elbo
+        )
 
 
 # Traced log-weight functions, one per (VAE, likelihood, sigma); weak keys, so a VAE that is
@@ -128,14 +129,17 @@ def _log_weights_fn(vae):
     def fn(x, num, seed):
         model = vae_ref()
         z_mean, z_log_var = model.encoder(x, training=False)[:2]
-        batch, latent = tf.shape(z_mean)[0], z_mean.shape[-1]
-        eps = tf.random.stateless_normal(tf.stack([num, batch, latent]), seed=seed, dtype=z_mean.dtype)
-        z = z_mean + tf.exp(0.5 * z_log_var) * eps  # (num, B, latent)
+        batch, latent = ops.shape(z_mean)[0], z_mean.shape[-1]
+        # Stateless draws seeded by a traced (2,) tensor: keras.random takes only int or
+        # SeedGenerator seeds, which would retrace or carry state, so this one call stays tf.
+        eps = tf.random.stateless_normal(ops.stack([num, batch, latent]), seed=seed, dtype=z_mean.dtype)
+        z = z_mean + ops.exp(0.5 * z_log_var) * eps  # (num, B, latent)
         log_q = diagonal_gaussian_log_density(z, z_mean, z_log_var)
         log_prior = standard_normal_log_density(z)
-        logits = model.decoder(tf.reshape(z, [-1, latent]), training=False)  # (num * B, *image_shape)
-        x_rep = tf.tile(x, tf.concat([[num], tf.ones([len(shape)], tf.int32)], axis=0))
-        log_px_z = tf.reshape(reconstruction_log_likelihood(x_rep, logits, likelihood, sigma), tf.stack([num, batch]))
+        logits = model.decoder(ops.reshape(z, (-1, latent)), training=False)  # (num * B, *image_shape)
+        x_rep = ops.tile(x, [num] + [1] * len(shape))  # (num * B, *image_shape), z's order
+        log_px_z = reconstruction_log_likelihood(x_rep, logits, likelihood, sigma)
+        log_px_z = ops.reshape(log_px_z, ops.stack([num, batch]))
         return log_px_z + log_prior - log_q, log_px_z
 
     signature = [
@@ -143,6 +147,7 @@ def _log_weights_fn(vae):
         tf.TensorSpec((), tf.int32),
         tf.TensorSpec((2,), tf.int32),
     ]
+    # tf.function: one trace for every batch and chunk size (keras.ops has no tracing API).
     per_vae[(likelihood, sigma)] = tf.function(fn, input_signature=signature)
     return per_vae[(likelihood, sigma)]
 
@@ -167,8 +172,12 @@ def iwae_log_likelihood(
 
     Args:
         vae: a :class:`vae_tf.VAE` (encoder on images only).
-        x: images in ``[0, 1]``, shape ``(n, *vae.image_shape)`` (or ``(n, h, w)`` for one channel),
-            preprocessed as in training (e.g. binarized).
+        x: images of shape ``(n, *vae.image_shape)`` (or ``(n, h, w)`` for one channel),
+            preprocessed as in training (e.g. binarized), under the pixel rule of
+            :mod:`vae_tf.inputs` (floats in ``[0, 1]``; ``uint8`` 0-255 is divided by 255,
+            ``uint8`` 0/1 is kept binary). Grey levels under ``likelihood="bernoulli"`` give a
+            ``UserWarning``: that Bernoulli is not a density on ``[0, 1]``, so the result is not
+            a bound on ``log p(x)``.
         num_samples: ``K``, importance samples per image.
         batch_size: images per step.
         chunk_size: samples per image per step.
@@ -178,19 +187,19 @@ def iwae_log_likelihood(
         float64 array of shape ``(n,)``: ``log p(x)`` estimates in nats.
 
     Raises:
-        ValueError: non-positive sizes, integer 0-255 images, a shape that does not match the
-            VAE, no images, or a VAE whose encoder takes more than the images.
+        InputError: (a ``ValueError``) sizes that are not positive integers, pixels outside the
+            rule, a shape that does not match the VAE, no images, or a digit-conditioned VAE.
     """
     x, num_samples, batch_size, chunk_size, seed = _check_sampling_args(
-        vae, x, num_samples, batch_size, chunk_size, seed
+        vae, x, num_samples, batch_size, chunk_size, seed, "iwae_log_likelihood"
     )
     out = np.empty(len(x), dtype="float64")
     for start, xb, chunks in _sample_batches(vae, x, num_samples, batch_size, chunk_size, seed):
         total = None
         for log_w, _ in chunks:
-            part = tf.reduce_logsumexp(log_w, axis=0)
-            total = part if total is None else tf.experimental.numpy.logaddexp(total, part)
-        out[start : start + len(xb)] = total.numpy().astype("float64") - math.log(num_samples)
+            part = ops.logsumexp(log_w, axis=0)
+            total = part if total is None else ops.logaddexp(total, part)
+        out[start : start + len(xb)] = ops.convert_to_numpy(total).astype("float64") - math.log(num_samples)
     return out
 
 
@@ -218,30 +227,31 @@ def evaluate_elbo(
         ``"kl_loss"``.
 
     Raises:
-        ValueError: as :func:`iwae_log_likelihood`.
+        InputError: as :func:`iwae_log_likelihood`.
     """
     x, num_samples, batch_size, chunk_size, seed = _check_sampling_args(
-        vae, x, num_samples, batch_size, chunk_size, seed
+        vae, x, num_samples, batch_size, chunk_size, seed, "evaluate_elbo"
     )
     recon = np.empty(len(x), dtype="float64")
-    kl = np.empty(len(x), dtype="float64")
     for start, xb, chunks in _sample_batches(vae, x, num_samples, batch_size, chunk_size, seed):
         total = 0.0
         for _, log_px_z in chunks:
-            total = total + np.sum(log_px_z.numpy().astype("float64"), axis=0)
+            total = total + np.sum(ops.convert_to_numpy(log_px_z).astype("float64"), axis=0)
         recon[start : start + len(xb)] = -total / num_samples
-        z_mean, z_log_var = vae.encoder(xb, training=False)[:2]
-        kl[start : start + len(xb)] = ops.convert_to_numpy(kl_divergence(z_mean, z_log_var))
+    z_mean, z_log_var = vae.encode(x, batch_size=batch_size)
+    kl = ops.convert_to_numpy(kl_divergence(z_mean, z_log_var)).astype("float64")
     return {"elbo": -(recon + kl), "reconstruction_loss": recon, "kl_loss": kl}
 
 
-def _check_sampling_args(vae, x, num_samples, batch_size, chunk_size, seed):
+def _check_sampling_args(vae, x, num_samples, batch_size, chunk_size, seed, caller: str):
     """The checked arguments of :func:`iwae_log_likelihood` and :func:`evaluate_elbo`:
-    ``(x, num_samples, batch_size, chunk_size, seed)``; raises ``ValueError`` as they document."""
+    ``(x, num_samples, batch_size, chunk_size, seed)``; raises ``InputError`` as they document
+    and warns for grey levels under a Bernoulli likelihood."""
     x = _check_vae_input(vae, x)
-    num_samples = _positive_int(num_samples, "num_samples")
-    batch_size = _positive_int(batch_size, "batch_size")
-    chunk_size = min(_positive_int(chunk_size, "chunk_size"), num_samples)
+    num_samples = check_count(num_samples, name="num_samples")
+    batch_size = check_count(batch_size, name="batch_size")
+    chunk_size = min(check_count(chunk_size, name="chunk_size"), num_samples)
+    _warn_if_not_a_density(vae, x, caller)
     return x, num_samples, batch_size, chunk_size, _draw_seed(seed)
 
 
@@ -256,10 +266,10 @@ def _sample_batches(vae, x, num_samples: int, batch_size: int, chunk_size: int, 
     def chunks(xb):
         for done in range(0, num_samples, chunk_size):
             num = min(chunk_size, num_samples - done)
-            yield fn(xb, tf.constant(num, tf.int32), tf.constant([seed, next(step)], tf.int32))
+            yield fn(xb, ops.convert_to_tensor(num, "int32"), ops.convert_to_tensor([seed, next(step)], "int32"))
 
     for start in range(0, len(x), batch_size):
-        xb = tf.constant(x[start : start + batch_size])
+        xb = ops.convert_to_tensor(x[start : start + batch_size])
         yield start, xb, chunks(xb)
 
 
@@ -285,8 +295,8 @@ def latent_activity(vae, x, criterion: str = "kl", batch_size: int = 512) -> np.
         raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}.")
     x = _check_vae_input(vae, x)
     if criterion == "kl":
-        return np.asarray(vae.kl_per_dimension(x, batch_size), dtype="float64")
-    z_mean, _ = vae.encode(x, batch_size)
+        return np.asarray(vae.kl_per_dimension(x, batch_size=batch_size), dtype="float64")
+    z_mean, _ = vae.encode(x, batch_size=batch_size)
     return np.var(z_mean.astype("float64"), axis=0)
 
 

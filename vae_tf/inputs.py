@@ -87,8 +87,8 @@ def check_image_shape(shape: Sequence[int | None], image_shape: Sequence[int], *
         fix = " Add the channel axis: x[..., None] (or use vae_tf.scale_images / vae_tf.make_dataset)."
     elif len(shape) == len(image_shape):
         fix = " Pass a batch of images, e.g. x[None] for a single image."
-    shown = tuple("batch" if d is None else int(d) for d in shape)
-    raise InputError(f"{name} must have shape (batch, {', '.join(map(str, image_shape))}), got {shown}.{fix}")
+    shown = ", ".join("batch" if d is None else str(int(d)) for d in shape) + ("," if len(shape) == 1 else "")
+    raise InputError(f"{name} must have shape (batch, {', '.join(map(str, image_shape))}), got ({shown}).{fix}")
 
 
 def as_images(x, image_shape: Sequence[int] | None = None, *, name: str = "x", allow_empty: bool = False) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Latent-space tools: interpolation, a Gaussian fitted to codes, PCA, k-NN and coverage.
 
-Everything here is NumPy (and SciPy-free) and works on codes of any dimension ``d``: arrays of
-shape ``(n, d)``. :func:`load_or_train` caches a trained Keras model on disk.
+Everything here is NumPy (SciPy for the Gaussian density) and works on codes of any dimension
+``d``: arrays of shape ``(n, d)``. :func:`load_or_train` caches a trained Keras model on disk.
 """
 
 from __future__ import annotations
@@ -84,17 +84,19 @@ class Gaussian:
         return rng.multivariate_normal(self.mean, self.cov, size=int(n), method="eigh").astype("float32")
 
     def log_density(self, z) -> np.ndarray:
-        """``log N(z | mean, cov)`` for codes ``z`` ``(n, d)``: shape ``(n,)``, nats."""
+        """``log N(z | mean, cov)`` for codes ``z`` ``(n, d)``: shape ``(n,)``, nats
+        (``scipy.stats.multivariate_normal.logpdf``). Raises ``ValueError`` for codes of another
+        dimension or a covariance that is not positive definite."""
+        from scipy.stats import multivariate_normal
+
         z = _codes(z)
         if z.shape[1] != self.mean.shape[0]:
             raise ValueError(f"codes have dimension {z.shape[1]}, the Gaussian has {self.mean.shape[0]}.")
-        d = z.shape[1]
-        sign, logdet = np.linalg.slogdet(self.cov)
-        if sign <= 0:
-            raise ValueError("the covariance is not positive definite.")
-        diff = z - self.mean
-        maha = np.sum(diff * np.linalg.solve(self.cov, diff.T).T, axis=1)
-        return -0.5 * (d * np.log(2 * np.pi) + logdet + maha)
+        try:
+            dist = multivariate_normal(self.mean, self.cov, allow_singular=False)
+        except (np.linalg.LinAlgError, ValueError):
+            raise ValueError("the covariance is not positive definite.") from None
+        return np.atleast_1d(dist.logpdf(z))
 
 
 def fit_gaussian(codes) -> Gaussian:
@@ -247,19 +249,14 @@ def load_or_train(path: str | os.PathLike, train: Callable[[], "keras.Model"]) -
     ``train()`` returns something else than a ``keras.Model``."""
     import keras
 
+    from .files import atomic_save_model
+
     path = os.fspath(path)
     if os.path.isfile(path):
         return keras.models.load_model(path), True
     model = train()
     if not isinstance(model, keras.Model):
         raise TypeError(f"train() must return a keras.Model, got {type(model).__name__}.")
-    directory, name = os.path.split(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp.keras")
-    try:  # write then rename: a reader never sees a half-written file
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    atomic_save_model(model, path)  # a reader never sees a half-written file
     return model, False
