@@ -278,3 +278,149 @@ def answer_key(root: str | Path = ROOT) -> str:
             elif cell.cell_type == "markdown" and solution_blocks(cell.source):
                 parts += [_answer_text(cell.source), ""]
     return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- the website
+_LINK_RE = re.compile(r"(\]\()([^)\s]+)(\))")
+LOCAL_BADGE = "assets/colab-badge.svg"
+
+
+def _site_path(repo_path: str) -> str | None:
+    """Where a repository file lives in the staged docs directory, or None if it is not on the site."""
+    if repo_path == "README.md":
+        return "index.md"
+    if repo_path.startswith("docs/"):
+        return repo_path[len("docs/"):]
+    if repo_path.startswith("notebooks/") and repo_path.endswith(".ipynb"):
+        return repo_path
+    return None
+
+
+def _page_url(staged: str) -> str:
+    """The URL directory of a staged page under ``use_directory_urls``: ``notebooks/01_x.ipynb``
+    -> ``notebooks/01_x/``, ``index.md`` -> ``""``; other files keep their path."""
+    stem, suffix = staged.rsplit(".", 1) if "." in staged else (staged, "")
+    if suffix not in ("md", "ipynb"):
+        return staged
+    return "" if stem == "index" else stem + "/"
+
+
+def _relative(target: str, base_dir: str) -> str:
+    import posixpath
+
+    return posixpath.relpath(target or ".", base_dir or ".") + ("/" if target.endswith("/") else "")
+
+
+def _rewrite_links(text: str, source: str, project: Project) -> str:
+    """Make the relative links of ``source`` (a repository path) point at site pages, or at the
+    file on GitHub where it is not on the site; the Colab badge image becomes the bundled copy.
+    Markdown pages get file links (MkDocs resolves them); notebook pages, which MkDocs does not
+    rewrite, get links relative to their own URL."""
+    staged_source = _site_path(source)
+    as_url = staged_source.endswith(".ipynb")
+    base = _page_url(staged_source) if as_url else str(Path(staged_source).parent)
+
+    def fix(match: re.Match) -> str:
+        target = match.group(2)
+        if target == COLAB_BADGE_IMAGE:
+            return match.group(1) + _relative(LOCAL_BADGE, base) + match.group(3)
+        if re.match(r"^([a-z]+:|#|/)", target):
+            return match.group(0)
+        path, _, anchor = target.partition("#")
+        repo_path = Path(source).parent.joinpath(path).as_posix()
+        repo_path = re.sub(r"(^|/)[^/]+/\.\./", r"\1", repo_path).removeprefix("./")
+        staged = _site_path(repo_path)
+        if staged is None:
+            new = f"{project.repository}/blob/main/{repo_path}"
+        else:
+            new = _relative(_page_url(staged) if as_url else staged, base)
+        return match.group(1) + new + (f"#{anchor}" if anchor else "") + match.group(3)
+
+    return _LINK_RE.sub(fix, text)
+
+
+def _stage_docs(stage: Path, root: Path, project: Project) -> list[str]:
+    """Copy README, docs/ and the notebooks into ``stage`` as MkDocs sources, links fixed, the
+    answer key generated and MathJax bundled. Returns the notebook pages in course order."""
+    import shutil
+
+    import jupyter_server_mathjax
+
+    shutil.copytree(root / "docs", stage, ignore=shutil.ignore_patterns("overrides"), dirs_exist_ok=True)
+    for md in [root / "README.md", *sorted((root / "docs").rglob("*.md"))]:
+        rel = md.relative_to(root).as_posix()
+        (stage / _site_path(rel)).write_text(_rewrite_links(md.read_text(encoding="utf-8"), rel, project), encoding="utf-8")
+    (stage / "answers.md").write_text(answer_key(root), encoding="utf-8")
+    mathjax = Path(jupyter_server_mathjax.__file__).parent / "static"
+    shutil.copytree(mathjax, stage / "assets" / "mathjax", ignore=shutil.ignore_patterns("localization"), dirs_exist_ok=True)
+    pages = []
+    for path in course_notebooks(root):
+        rel = path.relative_to(root).as_posix()
+        nb = nbformat.read(path, as_version=4)
+        nb.metadata.pop("widgets", None)  # widget state would load the widget manager from a CDN
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = _rewrite_links(cell.source, rel, project)
+        (stage / "notebooks").mkdir(exist_ok=True)
+        nbformat.write(nb, stage / rel)
+        pages.append(rel)
+    return pages
+
+
+def site_nav(pages: list[str], repository: str) -> list:
+    """The site's navigation: home (README), the notebooks in course order, the teacher's pages,
+    a link to the repository."""
+    return [
+        {"Home": "index.md"},
+        {"Course": pages},
+        {"Teaching": [{"Instructor guide": "instructor.md"}, {"Answer key": "answers.md"}, {"Publishing the site": "publishing.md"}]},
+        {"Source on GitHub": repository},
+    ]
+
+
+def build_site(out_dir: str | Path, root: str | Path = ROOT, *, strict: bool = True) -> Path:
+    """Build the course website into ``out_dir`` from ``root``'s stored notebooks (not executed),
+    README.md and docs/, with ``root/mkdocs.yml``. ``strict``: a broken link or other MkDocs
+    warning is an error. Returns ``out_dir`` (open ``index.html``)."""
+    import tempfile
+
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    root, out = Path(root), Path(out_dir).resolve()
+    project = read_project(root / "pyproject.toml")
+    with tempfile.TemporaryDirectory(prefix="vae_tf_site_") as tmp:
+        pages = _stage_docs(Path(tmp), root, project)
+        config = load_config(config_file=str(root / "mkdocs.yml"), docs_dir=tmp, site_dir=str(out),
+                             nav=site_nav(pages, project.repository), strict=strict)
+        build(config)
+    return out
+
+
+# --------------------------------------------------------------------------- command line
+def main(argv: list[str] | None = None) -> int:
+    """``python -m vae_tf.course {sync,student,site} ...``; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m vae_tf.course", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_sync = sub.add_parser("sync", help="rewrite badges and install cells from pyproject.toml")
+    p_sync.add_argument("--ref", help="git ref the install cells pin (default v{version}; 'commit' = HEAD's commit)")
+    sub.add_parser("student", help="write the student edition").add_argument("out_dir")
+    sub.add_parser("site", help="build the website").add_argument("out_dir")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "sync":
+            done = sync(ref=args.ref)
+            print(f"updated {len(done)} notebook(s) from pyproject.toml: {', '.join(p.name for p in done) or 'none needed'}")
+        elif args.command == "student":
+            done = write_student_edition(args.out_dir)
+            print(f"student edition: {len(done)} notebooks in {args.out_dir}")
+        else:
+            print(f"website: open {build_site(args.out_dir) / 'index.html'} (or serve the folder)")
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
