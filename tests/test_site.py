@@ -30,16 +30,23 @@ PAGE_STATE = """
 const done = arguments[arguments.length - 1];
 const report = () => {
   const md = [...document.querySelectorAll('.jp-RenderedMarkdown, .jp-MarkdownOutput, article .md-typeset > p')];
+  const doc = window.MathJax && MathJax.startup && MathJax.startup.document;
   done({
     images: [...document.images].map(i => [i.currentSrc.slice(0, 60), i.complete, i.naturalWidth]),
-    typeset: document.querySelectorAll('.MathJax, .MathJax_Display, .MathJax_SVG, mjx-container').length,
-    jax: (window.MathJax && MathJax.Hub) ? MathJax.Hub.getAllJax().length : -1,
-    errors: document.querySelectorAll('.MathJax_Error, .merror, [data-mjx-error]').length,
+    typeset: document.querySelectorAll('mjx-container').length,
+    jax: doc ? Array.from(doc.math).length : -1,
+    errors: document.querySelectorAll('mjx-merror').length,
     raw_tex: md.map(e => e.innerText).join('\\n').match(/\\$[^$\\n]*\\\\[a-zA-Z]+[^$\\n]*\\$/g) || [],
     markdown_cells: document.querySelectorAll('.jp-MarkdownCell').length,
   });
 };
-if (window.MathJax && MathJax.Hub && MathJax.Hub.Queue) { MathJax.Hub.Queue(report); } else { report(); }
+const start = Date.now();
+const wait = () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { MathJax.startup.promise.then(report, report); }
+  else if (Date.now() - start > 10000) { report(); }  // no MathJax on the page: report what there is
+  else { setTimeout(wait, 100); }
+};
+wait();
 """
 
 

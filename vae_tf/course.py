@@ -341,18 +341,14 @@ def _rewrite_links(text: str, source: str, project: Project) -> str:
 
 def _stage_docs(stage: Path, root: Path, project: Project) -> list[str]:
     """Copy README, docs/ and the notebooks into ``stage`` as MkDocs sources, links fixed, the
-    answer key generated and MathJax bundled. Returns the notebook pages in course order."""
+    answer key generated. Returns the notebook pages in course order."""
     import shutil
-
-    import jupyter_server_mathjax
 
     shutil.copytree(root / "docs", stage, ignore=shutil.ignore_patterns("overrides"), dirs_exist_ok=True)
     for md in [root / "README.md", *sorted((root / "docs").rglob("*.md"))]:
         rel = md.relative_to(root).as_posix()
         (stage / _site_path(rel)).write_text(_rewrite_links(md.read_text(encoding="utf-8"), rel, project), encoding="utf-8")
     (stage / "answers.md").write_text(answer_key(root), encoding="utf-8")
-    mathjax = Path(jupyter_server_mathjax.__file__).parent / "static"
-    shutil.copytree(mathjax, stage / "assets" / "mathjax", ignore=shutil.ignore_patterns("localization"), dirs_exist_ok=True)
     pages = []
     for path in course_notebooks(root):
         rel = path.relative_to(root).as_posix()
