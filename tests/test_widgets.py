@@ -25,8 +25,8 @@ def _cvae(latent_dim: int = 3) -> vae_tf.ConditionalVAE:
 
 
 def _shown(explorer) -> np.ndarray:
-    """The image the widget shows, back in [0, 1] at the model's resolution."""
-    img = np.asarray(Image.open(io.BytesIO(explorer.image.value)), dtype="float64") / 255
+    """The image the widget shows (ink dark on white), back to pixel means at the model's resolution."""
+    img = 1.0 - np.asarray(Image.open(io.BytesIO(explorer.image.value)), dtype="float64") / 255
     return img[:: explorer.scale, :: explorer.scale]
 
 

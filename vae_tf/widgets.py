@@ -30,10 +30,11 @@ def _directions(latent_dim: int, codes, n_sliders: int) -> tuple[np.ndarray, np.
 
 
 def _png(image: np.ndarray, scale: int) -> bytes:
-    """PNG bytes of a grey image ``(h, w[, 1])`` in [0, 1], enlarged ``scale`` times (nearest)."""
+    """PNG bytes of a grey image ``(h, w[, 1])`` in [0, 1], enlarged ``scale`` times (nearest),
+    ink dark on white as in the package's figures (PNG grey level = 255 * (1 - pixel))."""
     from PIL import Image
 
-    pixels = (np.clip(np.asarray(image).squeeze(), 0.0, 1.0) * 255).round().astype("uint8")
+    pixels = ((1.0 - np.clip(np.asarray(image).squeeze(), 0.0, 1.0)) * 255).round().astype("uint8")
     img = Image.fromarray(pixels, mode="L")
     buffer = io.BytesIO()
     img.resize((img.width * scale, img.height * scale), Image.NEAREST).save(buffer, format="PNG")
@@ -157,6 +158,7 @@ def static_figure(model, *, codes=None, labels=None, n_sliders: int = 2, limit: 
         _scatter_panel(fig.add_subplot(spec[:, steps + 1:]), ex, codes, labels, rows)
     title = "latent explorer (static): each row moves one slider" + (f", digit {ex.digit.value}" if ex.digit else "")
     fig.suptitle(title, fontsize=10)
+    fig.subplots_adjust(bottom=0.2, top=0.85)
     return fig
 
 
