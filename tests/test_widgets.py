@@ -45,6 +45,15 @@ def test_2d_sliders_are_z_and_the_image_is_decode_of_z():
     np.testing.assert_allclose(_shown(ex), expected.squeeze(), atol=1 / 255 + 1e-9)
 
 
+def test_readout_names_the_label_of_the_nearest_code():
+    codes = np.array([[-2.0, 0.0], [2.0, 0.0], [0.0, 2.0]])
+    ex = latent_explorer(_vae(2), codes=codes, labels=np.array([3, 8, 5]))
+    ex.sliders[0].value = 1.8
+    assert "nearest code: label 8" in ex.readout.value
+    ex.sliders[0].value, ex.sliders[1].value = 0.0, 1.9
+    assert "nearest code: label 5" in ex.readout.value
+
+
 def test_higher_dimensions_follow_principal_directions_of_the_codes():
     model = _vae(5)
     rng = np.random.default_rng(1)

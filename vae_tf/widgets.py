@@ -67,7 +67,8 @@ class LatentExplorer:
         self.image = w.Image(format="png")
         self.readout = w.HTML()
         self.latencies: list[float] = []
-        self.labels = labels
+        self.codes = None if codes is None else np.asarray(codes, dtype="float32").reshape(len(codes), -1)
+        self.labels = None if labels is None else np.asarray(labels).reshape(-1)
         for control in [*self.sliders, *([self.digit] if self.digit else [])]:
             control.observe(self._on_change, names="value")
         controls = [*([self.digit] if self.digit else []), *self.sliders, self.readout]
@@ -108,7 +109,14 @@ class LatentExplorer:
         self.image.value = _png(self.decoded, self.scale)
         self.latencies.append(time.perf_counter() - start)
         coords = ", ".join(f"{v:+.2f}" for v in self.z[:4]) + (", ..." if self.latent_dim > 4 else "")
-        self.readout.value = f"<code>z = ({coords})</code><br>update: {1000 * self.latencies[-1]:.0f} ms"
+        self.readout.value = f"<code>z = ({coords})</code>{self._nearest()}<br>update: {1000 * self.latencies[-1]:.0f} ms"
+
+    def _nearest(self) -> str:
+        """The label of the code nearest to ``z`` (when codes and labels were given), as HTML."""
+        if self.codes is None or self.labels is None:
+            return ""
+        i = int(np.argmin(((self.codes - self.z) ** 2).sum(axis=1)))
+        return f"<br>nearest code: label {self.labels[i]}"
 
     def _on_change(self, change) -> None:
         self.update()
@@ -124,7 +132,8 @@ def latent_explorer(model, *, codes=None, labels=None, n_sliders: int = 2, limit
     (``conditions_on_digits``) gets a digit selector and its sliders set the style ``z``.
     ``codes`` ``(n, latent_dim)`` (e.g. posterior means of test images): for a 2-D latent they
     set the slider range; for more dimensions the sliders follow their ``n_sliders`` principal
-    directions. ``labels`` ``(n,)`` colour the codes in :func:`static_figure`. ``limit``: slider
+    directions. ``labels`` ``(n,)`` of the codes: the readout names the label of the code nearest
+    to ``z``. ``limit``: slider
     range in standard deviations (or prior units). ``scale``: image magnification.
     Raises ``ValueError`` for codes of the wrong dimension or ``n_sliders < 1``."""
     return LatentExplorer(model, codes=codes, labels=labels, n_sliders=n_sliders, limit=limit, scale=scale)
