@@ -1,0 +1,199 @@
+"""Course tooling: one repository address in pyproject.toml drives every Colab badge and install
+cell; the install cell really installs the package from a git URL into an environment without
+it; the student edition carries no solution text and still runs."""
+
+import os
+import re
+import shutil
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from vae_tf import course
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = course.read_project(ROOT / "pyproject.toml")
+NOTEBOOKS = course.course_notebooks(ROOT)
+IDS = [p.stem for p in NOTEBOOKS]
+
+
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def _is_commit(ref: str) -> bool:
+    return bool(re.fullmatch(r"[0-9a-f]{40}", ref)) and subprocess.run(
+        ["git", "cat-file", "-e", f"{ref}^{{commit}}"], cwd=ROOT, capture_output=True).returncode == 0
+
+
+# --------------------------------------------------------------------------- badges and install cells
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_badge_and_install_cell_agree_with_pyproject(path):
+    nb = _read(path)
+    rel = path.relative_to(ROOT).as_posix()
+    first_md = next(c for c in nb.cells if c.cell_type == "markdown").source.split("\n")
+    assert first_md[2] == PROJECT.badge(rel), f"{rel}: badge out of date: run `python -m vae_tf.course sync`"
+    repo, ref = course.installed_ref(nb)
+    assert repo == PROJECT.repository
+    assert ref == PROJECT.release_ref or _is_commit(ref), f"{rel} pins {ref!r}: neither v{PROJECT.version} nor a commit"
+    first_code = next(c for c in nb.cells if c.cell_type == "code").source
+    assert first_code.startswith(course.install_block(PROJECT, ref) + "\n"), f"{rel}: run `python -m vae_tf.course sync`"
+
+
+def test_readme_carries_the_badge_of_the_first_notebook():
+    badge = PROJECT.badge(NOTEBOOKS[0].relative_to(ROOT).as_posix())
+    assert badge in (ROOT / "README.md").read_text(encoding="utf-8"), f"README.md must contain the line:\n{badge}"
+
+
+def test_a_fork_changes_one_line_and_sync_updates_every_notebook(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    for path in NOTEBOOKS:
+        shutil.copy(path, tmp_path / "notebooks" / path.name)
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    fork = "https://github.com/someone/vae-tf-fork"
+    (tmp_path / "pyproject.toml").write_text(text.replace(f'Repository = "{PROJECT.repository}"', f'Repository = "{fork}"'))
+    assert len(course.sync(tmp_path)) == len(NOTEBOOKS)
+    assert course.sync(tmp_path) == []  # idempotent
+    for path in sorted((tmp_path / "notebooks").glob("*.ipynb")):
+        nb, raw = _read(path), path.read_text(encoding="utf-8")
+        assert course.installed_ref(nb) == (fork, PROJECT.release_ref)
+        assert f"colab.research.google.com/github/someone/vae-tf-fork/blob/main/notebooks/{path.name}" in raw
+        assert PROJECT.repository not in raw
+        original = _read(ROOT / "notebooks" / path.name)
+        assert [c.source for c in nb.cells[2:]] == [c.source for c in original.cells[2:]]  # nothing else touched
+
+
+def test_install_cell_installs_nothing_when_vae_tf_is_importable(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"the install cell ran {args!r} although vae_tf is importable")
+
+    monkeypatch.setattr(subprocess, "run", refuse)
+    exec(course.install_block(PROJECT), {})
+
+
+def test_non_github_repository_is_a_clear_error():
+    with pytest.raises(ValueError, match="https://github.com/OWNER/NAME"):
+        course.Project("https://gitlab.com/a/b", "0.1.0").badge("notebooks/x.ipynb")
+
+
+def _venv_without_vae_tf(path: Path) -> Path:
+    """A virtual environment that sees the system's packages (TensorFlow, ...) except vae_tf:
+    a filtered copy (symlinks) of site-packages, added with site.addsitedir. Returns its python."""
+    subprocess.run([sys.executable, "-m", "venv", str(path / "venv")], check=True)
+    shared = path / "system-site"
+    shared.mkdir()
+    for sp in site.getsitepackages():
+        for entry in Path(sp).iterdir():
+            if "vae_tf" not in entry.name and "vae-tf" not in entry.name and not (shared / entry.name).exists():
+                (shared / entry.name).symlink_to(entry)
+    python = path / "venv" / "bin" / "python"
+    own_site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              check=True, capture_output=True, text=True).stdout.strip()
+    Path(own_site, "system_site.pth").write_text(f"import site; site.addsitedir({str(shared)!r})\n")
+    return python
+
+
+def test_install_cell_installs_the_package_from_a_git_url_in_a_fresh_environment(tmp_path):
+    nb = _read(NOTEBOOKS[0])
+    cell = next(c for c in nb.cells if c.cell_type == "code").source
+    _, ref = course.installed_ref(nb)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    if not _is_commit(ref):  # the release tag, as it would be on the published repository
+        subprocess.run(["git", "-C", str(clone), "tag", "-f", ref, "HEAD"], check=True, capture_output=True)
+    python = _venv_without_vae_tf(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VAE_TF_REF")}
+    env.update(VAE_TF_REPO=f"file://{clone}", MPLBACKEND="Agg", VAE_TF_MNIST=str(tmp_path / "none.npz"))
+    absent = subprocess.run([python, "-c", "import importlib.util; print(importlib.util.find_spec('vae_tf'))"],
+                            cwd=tmp_path, env=env, check=True, capture_output=True, text=True).stdout
+    assert absent.strip() == "None", "vae_tf must not be importable in the fresh environment"
+    run = subprocess.run([python, "-c", cell.split("\nQUICK")[0]], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    where = subprocess.run([python, "-c", "import vae_tf; print(vae_tf.__file__, vae_tf.__version__)"],
+                           cwd=tmp_path, env=env, check=True, capture_output=True, text=True).stdout.split()
+    assert where[0].startswith(str(tmp_path / "venv")) and where[1] == PROJECT.version
+
+
+# --------------------------------------------------------------------------- the student edition
+def _outside_solutions(source: str) -> str:
+    """A markdown cell's text outside its <details> blocks (split by hand, not by the tool's regex)."""
+    return "".join(part.split("</details>")[-1] for part in source.split("<details>"))
+
+
+def _solution_lines(nb) -> list[str]:
+    """Distinctive lines of every solution in ``nb``: long enough not to occur by chance, and not
+    also part of the notebook outside its solutions (e.g. a loop the solution repeats)."""
+    texts = [c.source for c in nb.cells if course.is_solution_cell(c)]
+    texts += [b for c in nb.cells if c.cell_type == "markdown" for b in course.solution_blocks(c.source)]
+    rest = "\n".join(_outside_solutions(c.source) if c.cell_type == "markdown" else c.source
+                     for c in nb.cells if not course.is_solution_cell(c))
+    return [line.strip() for t in texts for line in t.split("\n") if len(line.strip()) >= 30 and line.strip() not in rest]
+
+
+@pytest.fixture(scope="module")
+def student_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("student")
+    assert [p.name for p in course.write_student_edition(out, ROOT)] == [p.name for p in NOTEBOOKS]
+    return out
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_student_edition_keeps_no_solution_text(path, student_dir):
+    full, student = _read(path), _read(student_dir / path.name)
+    lines = _solution_lines(full)
+    assert lines, f"{path.name} has no marked solutions: nothing to remove?"
+    text = nbformat.writes(student)
+    leaked = [line for line in lines if line in text or line.replace('"', '\\"') in text]
+    assert not leaked, f"solution text left in the student edition: {leaked[:3]}"
+    assert "<summary>Solution" not in text and "colab.research.google.com" not in text
+    assert any("Exercises" in c.source for c in student.cells)  # the exercises themselves stay
+    kept = [c for c in full.cells if not course.is_solution_cell(c)]
+    assert len(student.cells) == len([c for c in full.cells if not (course.is_solution_cell(c) and c.cell_type == "markdown")])
+    assert [c.get("outputs") for c in student.cells if c.cell_type == "code" and not course.is_solution_cell(c)] == \
+        [c.get("outputs") for c in kept if c.cell_type == "code"]  # stored outputs of other cells kept
+
+
+def test_tagged_solution_cells_become_runnable_stubs():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("## Exercise 1\nCompute the answer."),
+                nbformat.v4.new_code_cell("# Exercise 1: compute the answer\nanswer = 6 * 7\nprint(answer)",
+                                          metadata={"tags": ["solution"]},
+                                          outputs=[nbformat.v4.new_output("stream", text="42\n")]),
+                nbformat.v4.new_markdown_cell("The answer is 42.", metadata={"tags": ["solution"]}),
+                nbformat.v4.new_code_cell("print('after')")]
+    student = course.student_notebook(nb)
+    assert len(student.cells) == 3
+    stub = student.cells[1]
+    assert stub.source.startswith("# Exercise 1: compute the answer\n# TODO") and "6 * 7" not in stub.source
+    assert stub.outputs == [] and stub.execution_count is None
+    exec(stub.source, {})  # runnable
+    assert nb.cells[1].source.endswith("print(answer)")  # the instructor's notebook is untouched
+
+
+def test_an_unmarked_solution_is_refused():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("### Solution\nIt is 42.")]
+    with pytest.raises(ValueError, match="tag them 'solution'"):
+        course.student_notebook(nb)
+
+
+def test_answer_key_holds_every_solution():
+    key = course.answer_key(ROOT)
+    for path in NOTEBOOKS:
+        for line in _solution_lines(_read(path)):
+            assert line in key
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_student_notebook_runs_in_quick_mode(path, student_dir, monkeypatch):
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("VAE_TF_QUICK", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    nb = _read(student_dir / path.name)
+    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(student_dir)}}).execute()
