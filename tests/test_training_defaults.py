@@ -47,7 +47,7 @@ class FixedNoise(keras.layers.Layer):
 
     def call(self, inputs):
         z_mean, z_log_var = inputs
-        return z_mean + ops.exp(0.5 * z_log_var) * self.eps
+        return z_mean + ops.exp(0.5 * z_log_var) * ops.cast(self.eps, z_mean.dtype)
 
 
 def test_compile_defaults_are_xla_and_steps_per_execution():

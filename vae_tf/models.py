@@ -112,7 +112,8 @@ class LossTermsModel(keras.Model):
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.evaluate``, after checking the data (see :meth:`checked_data`)."""
-        x, y = self.checked_data(x, y)
+        if not kwargs.get("_use_cached_eval_dataset"):  # fit's validation data were checked once
+            x, y = self.checked_data(x, y)
         return super().evaluate(x, y, *args, **kwargs)
 
     def checked_data(self, x, y=None):
@@ -479,5 +480,6 @@ def _batched(fn, x, batch_size: int, *more) -> list[np.ndarray]:
     batch_size = check_count(batch_size, name="batch_size")
     if len(x) == 0:
         raise InputError("expected at least one example, got an empty array.")
-    parts = [fn(x[i : i + batch_size], *(m[i : i + batch_size] for m in more)) for i in range(0, len(x), batch_size)]
+    tensors = lambda i: [ops.convert_to_tensor(a[i : i + batch_size]) for a in (x, *more)]  # noqa: E731
+    parts = [fn(*tensors(i)) for i in range(0, len(x), batch_size)]
     return [np.concatenate([ops.convert_to_numpy(p[k]) for p in parts]) for k in range(len(parts[0]))]
