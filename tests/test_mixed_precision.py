@@ -78,9 +78,9 @@ def test_the_update_applied_equals_the_float32_update(kind, small_batch):
         finally:
             keras.mixed_precision.set_global_policy(previous)
     assert int(model.optimizer.iterations) == 1  # the mixed step was applied, not skipped
-    total = 0.0
     for full, mixed in zip(*updates):
-        scale = np.abs(full).max()
-        total += scale
-        np.testing.assert_allclose(mixed, full, rtol=0.05, atol=0.02 * scale + 1e-7)
-    assert total > 1e-3  # a real update, not two zeros
+        norm = np.linalg.norm(full)
+        assert norm > 1e-6  # every weight moved: a real update, not two zeros
+        # float16 activations flip a few ReLUs near 0, so compare whole tensors: a missing or
+        # doubled loss scale would give a relative error near 1, float16 rounding ~1e-2.
+        assert np.linalg.norm(mixed - full) < 0.05 * norm, (np.linalg.norm(mixed - full) / norm)

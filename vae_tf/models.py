@@ -165,7 +165,7 @@ class LossTermsModel(keras.Model):
                 "vae_tf.make_dataset (or map tf.cast(x, 'float32') / 255), or fit on the NumPy array."
             )
         shape = tf.TensorShape(shape)
-        if shape.rank is not None and None not in shape[1:]:
+        if shape.rank is not None and shape[1:].is_fully_defined():
             check_image_shape(tuple(shape), self.image_shape, name="images")
 
     def _check_dataset(self, ds: tf.data.Dataset) -> None:
