@@ -130,13 +130,13 @@ def test_save_load_round_trip_gives_identical_outputs(small_batch, tmp_path, kin
     assert type(loaded) is type(model)
     assert loaded.beta == model.beta and loaded.num_classes == 10
     if kind == "cvae":
-        args = (x[:50], y[:50])
+        kwargs = {"digits": y[:50]}
     else:
-        args = (x[:50],)
+        kwargs = {}
         assert loaded.classification_weight == 3.0 and loaded.decoder_trains_classifier is False
         np.testing.assert_array_equal(loaded.classify(x[:50]), model.classify(x[:50]))
         np.testing.assert_array_equal(loaded.reconstruct(x[:50]), model.reconstruct(x[:50]))
-    for a, b in zip(loaded.encode(*args), model.encode(*args)):
+    for a, b in zip(loaded.encode(x[:50], **kwargs), model.encode(x[:50], **kwargs)):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(loaded.digit_style_grid(3, seed=5), model.digit_style_grid(3, seed=5))
     # the loaded model keeps training (optimizer state restored)
@@ -155,7 +155,7 @@ def test_digit_style_grid_shares_styles_across_digits(small_batch, kind):
     np.testing.assert_array_equal(grid, model.digit_style_grid(n_styles=4, seed=3))  # same seed, same styles
     # entry [d, s] is decode(z_s, d): digit 7 of style 2 equals decoding that z with digit 7
     z = keras.ops.convert_to_numpy(keras.random.normal((4, LATENT), seed=3))
-    np.testing.assert_allclose(grid[7], model.decode(z, 7), atol=1e-6)
+    np.testing.assert_allclose(grid[7], model.decode(z, digits=7), atol=1e-6)
     # the same style (column) looks different for different digits, more than the styles differ by chance
     for s in range(4):
         pairwise = [np.abs(grid[a, s] - grid[b, s]).mean() for a in range(10) for b in range(a + 1, 10)]
@@ -213,7 +213,7 @@ def test_bad_digits_are_clear_errors(kind):
     z = np.zeros((2, LATENT), "float32")
     for digits in (10, -1, [0, 12], 2.5):
         with pytest.raises(ValueError, match="digits"):
-            model.decode(z, digits)
+            model.decode(z, digits=digits)
     with pytest.raises(ValueError, match="digits"):
         model.sample(3, digits=[1, 2], seed=0)  # 2 digits for 3 images
     with pytest.raises(ValueError, match="n_styles"):
@@ -226,7 +226,7 @@ def test_cvae_needs_labels_to_encode_and_matching_networks():
     with pytest.raises(ValueError, match="labels"):
         model.encode(x)
     with pytest.raises(ValueError, match="digits"):
-        model.encode(x, [3, 10])
+        model.encode(x, digits=[3, 10])
     plain_enc = vae_tf.build_encoder(latent_dim=LATENT, hidden_units=(8,))
     cond_dec = vae_tf.build_decoder(latent_dim=LATENT, hidden_units=(8,), condition_dim=10)
     with pytest.raises(ValueError, match="condition_dim=10"):

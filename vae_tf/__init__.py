@@ -4,8 +4,6 @@ Importing ``vae_tf`` registers its layers and models with Keras, so that
 ``keras.models.load_model("model.keras")`` can rebuild them.
 """
 
-import warnings as _warnings
-
 from . import estimators, latent, plotting
 from .architectures import build_decoder, build_encoder
 from .autoencoders import Autoencoder, corrupt
@@ -37,10 +35,6 @@ from .losses import (
 )
 from .models import VAE
 from .settings import quick_mode
-
-# `vae_tf.make_dataset` shuffles its datasets itself; Keras 3 warns on every `fit(dataset)` that
-# its own `shuffle=True` default is ignored for a tf.data.Dataset. Silence exactly that message.
-_warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed, but will be ignored", category=UserWarning)
 
 __version__ = "0.1.0"
 

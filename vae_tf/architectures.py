@@ -47,6 +47,41 @@ def _activate(x, activation: str, batch_norm: bool, name: str):
     return keras.layers.Activation(activation, name=f"{name}_act")(x)
 
 
+def encoder_trunk(
+    input_shape: Sequence[int],
+    arch: str,
+    hidden_units: Sequence[int],
+    filters: Sequence[int] = (32, 64),
+    kernel_size: int = 3,
+    activation: str = "relu",
+    batch_norm: bool = False,
+    condition_dim: int = 0,
+):
+    """The shared image-to-features stack of :func:`build_encoder` and
+    :func:`vae_tf.build_classifier`: stride-2 ``Conv2D`` layers (``"conv"`` only), ``Flatten``,
+    the optional conditioning vector concatenated, then the ``Dense`` hidden layers.
+
+    Returns ``(inputs, features)``: the ``keras.Input`` (or ``[image, condition]`` when
+    ``condition_dim > 0``) and the last hidden tensor ``(batch, features)``.
+    """
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = inputs
+    if arch == "conv":
+        for i, f in enumerate(filters):
+            x = keras.layers.Conv2D(f, kernel_size, strides=2, padding="same", name=f"conv_{i}")(x)
+            x = _activate(x, activation, batch_norm, f"conv_{i}")
+    x = keras.layers.Flatten(name="flatten")(x)
+    model_inputs = inputs
+    if condition_dim:
+        c_in = keras.Input(shape=(condition_dim,), name="condition")
+        model_inputs = [inputs, c_in]
+        x = keras.layers.Concatenate(name="features_and_condition")([x, c_in])
+    for i, units in enumerate(hidden_units):
+        x = keras.layers.Dense(units, name=f"dense_{i}")(x)
+        x = _activate(x, activation, batch_norm, f"dense_{i}")
+    return model_inputs, x
+
+
 def build_encoder(
     input_shape: Sequence[int] = (28, 28, 1),
     latent_dim: int = 2,
@@ -91,21 +126,9 @@ def build_encoder(
     """
     _check(arch, latent_dim, input_shape, filters)
     hidden_units = _DEFAULT_HIDDEN[arch] if hidden_units is None else tuple(hidden_units)
-    inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = inputs
-    if arch == "conv":
-        for i, f in enumerate(filters):
-            x = keras.layers.Conv2D(f, kernel_size, strides=2, padding="same", name=f"conv_{i}")(x)
-            x = _activate(x, activation, batch_norm, f"conv_{i}")
-    x = keras.layers.Flatten(name="flatten")(x)
-    model_inputs = inputs
-    if condition_dim:
-        c_in = keras.Input(shape=(condition_dim,), name="condition")
-        model_inputs = [inputs, c_in]
-        x = keras.layers.Concatenate(name="features_and_condition")([x, c_in])
-    for i, units in enumerate(hidden_units):
-        x = keras.layers.Dense(units, name=f"dense_{i}")(x)
-        x = _activate(x, activation, batch_norm, f"dense_{i}")
+    model_inputs, x = encoder_trunk(
+        input_shape, arch, hidden_units, filters, kernel_size, activation, batch_norm, condition_dim
+    )
     if not variational:
         return keras.Model(model_inputs, keras.layers.Dense(latent_dim, name="code")(x), name=name)
     z_mean = keras.layers.Dense(latent_dim, name="z_mean")(x)

@@ -12,11 +12,11 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
+from .inputs import InputError
 from .losses import bernoulli_log_likelihood, gaussian_log_likelihood
-from .models import _as_float, _batched, deserialize_submodels
+from .models import LossTermsModel, _as_finite, _batched, deserialize_submodels
 
 AE_LOSSES = ("bernoulli", "gaussian", "squared_error")
 CORRUPTIONS = (None, "gaussian", "masking")
@@ -43,7 +43,7 @@ def corrupt(x, kind: str | None, level: float, seed=None):
 
 
 @keras.saving.register_keras_serializable(package="vae_tf")
-class Autoencoder(keras.Model):
+class Autoencoder(LossTermsModel):
     """Deterministic autoencoder trained on reconstruction loss only.
 
     Args:
@@ -59,7 +59,9 @@ class Autoencoder(keras.Model):
         noise_level: standard deviation (gaussian) or drop probability (masking).
         seed: seed of the corruption noise.
 
-    The metric ``loss`` is the per-example loss averaged over every example seen.
+    The metric ``loss`` is the per-example loss averaged over every example seen. Inputs are
+    images by the pixel rule of :mod:`vae_tf.inputs`, except for ``"squared_error"``, which
+    takes any finite real values (it is PCA's loss). ``fit``/``evaluate`` check them first.
     """
 
     #: Capability flag shared with the VAE family: an autoencoder takes no digit.
@@ -96,18 +98,24 @@ class Autoencoder(keras.Model):
         self.noise_level = float(noise_level)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self._init_trackers()
         self.built = True
 
     @property
-    def metrics(self) -> list[keras.metrics.Metric]:
-        return [self.loss_tracker]
+    def inputs_are_pixels(self) -> bool:
+        """False for ``"squared_error"``: a linear autoencoder of any real data."""
+        return self.reconstruction != "squared_error"
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.encoder.inputs[0].shape[1:])
 
     def _code(self, x, training: bool = False):
         h = self.encoder(x, training=training)
         return h[0] if isinstance(h, (list, tuple)) else h
 
     def _output(self, out):
+        out = ops.cast(out, "float32")
         return out if self.reconstruction == "squared_error" else ops.sigmoid(out)
 
     def call(self, inputs, training: bool = False):
@@ -120,8 +128,13 @@ class Autoencoder(keras.Model):
         x_in = corrupt(x, self.corruption, self.noise_level, self.seed_generator)
         return self._loss(x, self.decoder(self._code(x_in, training), training=training))
 
+    def loss_terms(self, x, y=None, training: bool = False) -> dict[str, Any]:
+        """``{"loss": per_example_loss(x)}``, shape ``(batch,)``; ``y`` is ignored."""
+        return {"loss": self.per_example_loss(x, training=training)}
+
     def _loss(self, x, out):
-        """Per-example loss ``(batch,)`` of targets ``x`` given decoder outputs ``out``."""
+        """Per-example loss ``(batch,)`` of targets ``x`` given decoder outputs ``out`` (float32)."""
+        out = ops.cast(out, "float32")
         if self.reconstruction == "bernoulli":
             return -bernoulli_log_likelihood(x, out)
         if self.reconstruction == "gaussian":
@@ -129,50 +142,34 @@ class Autoencoder(keras.Model):
         axes = tuple(range(1, len(out.shape)))
         return ops.sum(ops.square(ops.cast(x, out.dtype) - out), axis=axes)
 
-    def reconstruction_loss(self, x, x_input=None, batch_size: int = 512) -> np.ndarray:
+    def reconstruction_loss(self, x, x_input=None, *, batch_size: int = 512) -> np.ndarray:
         """Loss of reconstructing clean images ``x`` from inputs ``x_input`` (default ``x``),
         per example: NumPy ``(n,)``, nats (or summed squared error). Applies **no**
         corruption, so two models can be scored on the same noisy inputs.
-        Raises ``ValueError`` if ``x`` and ``x_input`` differ in shape."""
-        x = _as_float(x)
-        x_input = x if x_input is None else _as_float(x_input)
+        Raises :class:`vae_tf.InputError` for bad inputs or if ``x`` and ``x_input`` differ in shape."""
+        x = self.as_model_input(x)
+        x_input = x if x_input is None else self.as_model_input(x_input, name="x_input")
         if x_input.shape != x.shape:
-            raise ValueError(f"x_input must have the shape of x, {x.shape}, got {x_input.shape}.")
+            raise InputError(f"x_input must have the shape of x, {x.shape}, got {x_input.shape}.")
 
         def fn(inputs, target):
             return (self._loss(target, self.decoder(self._code(inputs, training=False), training=False)),)
 
         return _batched(fn, x_input, batch_size, x)[0]
 
-    def _images(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return ops.cast(x, self.compute_dtype)
-
-    def train_step(self, data) -> dict[str, Any]:
-        x = self._images(data)
-        with tf.GradientTape() as tape:
-            losses = self.per_example_loss(x, training=True)
-            loss = ops.mean(losses)
-        grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply(grads, self.trainable_weights)
-        self.loss_tracker.update_state(losses)
-        return {"loss": self.loss_tracker.result()}
-
-    def test_step(self, data) -> dict[str, Any]:
-        self.loss_tracker.update_state(self.per_example_loss(self._images(data), training=False))
-        return {"loss": self.loss_tracker.result()}
-
-    def encode(self, x, batch_size: int = 512) -> np.ndarray:
+    def encode(self, x, *, batch_size: int = 512) -> np.ndarray:
         """Codes of images ``x``: NumPy ``(n, code_dim)``."""
-        return _batched(lambda b: (self._code(b),), _as_float(x), batch_size)[0]
+        return _batched(lambda b: (self._code(b),), self.as_model_input(x), batch_size)[0]
 
-    def decode(self, h, batch_size: int = 512) -> np.ndarray:
-        """Reconstructions (pixel means, or raw outputs for ``"squared_error"``) of codes ``h``."""
-        return _batched(lambda b: (self._output(self.decoder(b, training=False)),), _as_float(h), batch_size)[0]
+    def decode(self, h, *, batch_size: int = 512) -> np.ndarray:
+        """Reconstructions (pixel means, or raw outputs for ``"squared_error"``) of codes ``h``
+        ``(n, code_dim)``: NumPy ``(n, *image_shape)``."""
+        h = _as_finite(h, "h")
+        return _batched(lambda b: (self._output(self.decoder(b, training=False)),), h, batch_size)[0]
 
-    def reconstruct(self, x, batch_size: int = 512) -> np.ndarray:
+    def reconstruct(self, x, *, batch_size: int = 512) -> np.ndarray:
         """``decode(encode(x))``; for a denoising autoencoder pass the noisy images to denoise."""
-        return _batched(lambda b: (self(b, training=False),), _as_float(x), batch_size)[0]
+        return _batched(lambda b: (self(b, training=False),), self.as_model_input(x), batch_size)[0]
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -18,15 +18,14 @@ are ``(images, labels)`` with images in ``[0, 1]`` and integer labels in ``[0, n
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import keras
 import numpy as np
 from keras import ops
 
-from .architectures import _activate, _check
-from .losses import kl_divergence, reconstruction_log_likelihood
-from .models import VAE, _as_float, _batched
+from .architectures import _check, encoder_trunk
+from .inputs import InputError, as_class_indices, check_count
+from .models import VAE, _batched
 
 
 def build_classifier(
@@ -39,7 +38,8 @@ def build_classifier(
     name: str = "classifier",
 ) -> keras.Model:
     """A digit classifier: images ``(batch, *input_shape)`` to class **logits**
-    ``(batch, num_classes)``. ``arch`` as in :func:`vae_tf.build_encoder`.
+    ``(batch, num_classes)``: the encoder's trunk (:func:`vae_tf.architectures.encoder_trunk`,
+    ``arch`` as in :func:`vae_tf.build_encoder`) and a ``Dense`` layer of ``num_classes``.
 
     Raises:
         ValueError: unknown ``arch``, a bad image shape, or ``num_classes < 2``.
@@ -47,27 +47,9 @@ def build_classifier(
     _check(arch, 1, input_shape, filters)
     if int(num_classes) < 2:
         raise ValueError(f"num_classes must be at least 2, got {num_classes!r}.")
-    inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = inputs
-    if arch == "conv":
-        for i, f in enumerate(filters):
-            x = keras.layers.Conv2D(f, 3, strides=2, padding="same", name=f"conv_{i}")(x)
-            x = _activate(x, activation, False, f"conv_{i}")
-    x = keras.layers.Flatten(name="flatten")(x)
-    for i, units in enumerate(hidden_units):
-        x = keras.layers.Dense(units, name=f"dense_{i}")(x)
-        x = _activate(x, activation, False, f"dense_{i}")
+    inputs, x = encoder_trunk(input_shape, arch, tuple(hidden_units), filters, activation=activation)
     logits = keras.layers.Dense(int(num_classes), name="class_logits")(x)
     return keras.Model(inputs, logits, name=name)
-
-
-def _labels(y, num_classes: int):
-    if y is None:
-        raise ValueError(
-            "this model needs labels: train on (images, labels), e.g. "
-            "vae_tf.make_dataset(x, y) or model.fit(x, y)."
-        )
-    return ops.one_hot(ops.cast(ops.reshape(y, (-1,)), "int32"), num_classes)
 
 
 def _condition_width(model: keras.Model, which: str) -> int:
@@ -80,7 +62,7 @@ def _condition_width(model: keras.Model, which: str) -> int:
 
 
 class _DigitConditioned(VAE):
-    """Shared generation API of the digit-conditioned VAEs."""
+    """Shared digit handling and generation API of the digit-conditioned VAEs."""
 
     conditions_on_digits = True
 
@@ -95,44 +77,32 @@ class _DigitConditioned(VAE):
                 f"build it with build_decoder(..., condition_dim={self.num_classes})."
             )
 
-    @property
-    def image_shape(self) -> tuple[int, ...]:
-        return tuple(int(d) for d in self.decoder.outputs[0].shape[1:])
+    def _needs_labels(self) -> InputError:
+        return InputError(
+            f"{type(self).__name__} needs labels: train on (images, labels), e.g. vae_tf.make_dataset(x, y) "
+            "or model.fit(x, y); pass digits= to encode/reconstruct."
+        )
 
-    def _one_hot(self, digits, n: int) -> np.ndarray:
-        """One-hot rows ``(n, num_classes)`` for an int or ``n`` ints; ``ValueError`` otherwise."""
-        arr = np.asarray(digits)
-        if arr.size == 0 or not (np.issubdtype(arr.dtype, np.integer) or np.all(np.mod(arr, 1) == 0)):
-            raise ValueError(f"digits must be integers in [0, {self.num_classes}), got {digits!r}.")
-        try:
-            arr = np.broadcast_to(arr.astype("int64"), (n,))
-        except ValueError:
-            raise ValueError(f"digits must be one integer or {n} integers, got shape {arr.shape}.") from None
-        if arr.min() < 0 or arr.max() >= self.num_classes:
-            raise ValueError(f"digits must be integers in [0, {self.num_classes}), got {np.unique(arr)}.")
-        return np.eye(self.num_classes, dtype="float32")[arr]
+    def _one_hot(self, labels):
+        return ops.one_hot(ops.cast(ops.reshape(labels, (-1,)), "int32"), self.num_classes)
 
-    def decode(self, z, digits=0, batch_size: int = 512) -> np.ndarray:
-        """Pixel means for codes ``z`` ``(n, latent_dim)`` and digit(s) ``digits`` (an int or
-        ``n`` ints in ``[0, num_classes)``): NumPy ``(n, *image_shape)`` in ``[0, 1]``.
-        Raises ``ValueError`` for digits out of range."""
-        z = _as_float(z)
-        decode = lambda zb, cb: (ops.sigmoid(self.decoder([zb, cb], training=False)),)  # noqa: E731
-        return _batched(decode, z, batch_size, self._one_hot(digits, len(z)))[0]
+    def _checked_labels(self, y, n: int) -> np.ndarray:
+        """Labels ``(n,)`` in ``[0, num_classes)``; :class:`vae_tf.InputError` otherwise."""
+        if y is None:
+            raise self._needs_labels()
+        return as_class_indices(y, self.num_classes, n=n, name="labels")
 
-    def sample(self, n: int, digits=0, seed: int | None = None) -> np.ndarray:
-        """``n`` images of the given digit(s), ``z ~ N(0, I)``: ``(n, *image_shape)`` in ``[0, 1]``."""
-        z = ops.convert_to_numpy(keras.random.normal((int(n), self.latent_dim), seed=seed))
-        return self.decode(z, digits)
+    def _digit_array(self, digits, n: int) -> np.ndarray | None:
+        return None if digits is None else as_class_indices(digits, self.num_classes, n=n, name="digits")
 
-    def digit_style_grid(self, n_styles: int = 8, seed: int | None = None) -> np.ndarray:
+    def digit_style_grid(self, n_styles: int = 8, *, seed: int | None = None) -> np.ndarray:
         """Images of shape ``(num_classes, n_styles, *image_shape)``: entry ``[d, s]`` decodes
         style ``z_s ~ N(0, I)`` with digit ``d``; each style ``s`` shares one ``z`` across all
-        digits. The same integer ``seed`` gives the same styles."""
-        if int(n_styles) < 1:
-            raise ValueError(f"n_styles must be a positive integer, got {n_styles!r}.")
-        z = ops.convert_to_numpy(keras.random.normal((int(n_styles), self.latent_dim), seed=seed))
-        return np.stack([self.decode(z, d) for d in range(self.num_classes)])
+        digits. The same integer ``seed`` gives the same styles. Raises :class:`vae_tf.InputError`."""
+        n_styles = check_count(n_styles, name="n_styles")
+        seed = None if seed is None else check_count(seed, name="seed", minimum=0)
+        z = ops.convert_to_numpy(keras.random.normal((n_styles, self.latent_dim), seed=seed))
+        return np.stack([self.decode(z, digits=d) for d in range(self.num_classes)])
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -147,7 +117,8 @@ class ConditionalVAE(_DigitConditioned):
     Build the networks with ``condition_dim=num_classes``:
     ``ConditionalVAE(build_encoder(condition_dim=10), build_decoder(condition_dim=10))``.
     Other arguments and the loss terms are those of :class:`vae_tf.VAE`. Training data must
-    carry labels; without them ``fit``/``evaluate`` raise ``ValueError``.
+    carry labels in ``[0, num_classes)``; ``encode``/``reconstruct``/``kl_per_dimension`` need
+    them as ``digits=``. Without them :class:`vae_tf.InputError` (a ``ValueError``) is raised.
     """
 
     def __init__(self, encoder, decoder, num_classes: int = 10, **kwargs):
@@ -158,44 +129,11 @@ class ConditionalVAE(_DigitConditioned):
                 f"build it with build_encoder(..., condition_dim={self.num_classes})."
             )
 
-    def call(self, inputs, training: bool = False):
-        """Reconstruction pixel means for ``(images, labels)``."""
-        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
-            raise ValueError("ConditionalVAE needs (images, labels) as input.")
-        x, y = inputs
-        c = _labels(y, self.num_classes)
-        z_mean, _, _ = self.encoder([x, c], training=training)
-        return ops.sigmoid(self.decoder([z_mean, c], training=training))
-
-    def loss_terms(self, x, y=None, training: bool = False) -> dict[str, Any]:
-        """Per-example ``loss``, ``reconstruction_loss``, ``kl_loss`` (nats, ``(batch,)``);
-        ``y`` are the integer labels of ``x`` (``ValueError`` if missing)."""
-        c = _labels(y, self.num_classes)
-        z_mean, z_log_var, _ = self.encoder([x, c], training=training)
-        z = self.sampling([z_mean, z_log_var])
-        logits = self.decoder([z, c], training=training)
-        reconstruction = -reconstruction_log_likelihood(x, logits, self.likelihood, self.sigma)
-        kl = kl_divergence(z_mean, z_log_var)
-        return {"loss": reconstruction + self.beta * kl, "reconstruction_loss": reconstruction, "kl_loss": kl}
-
-    def encode(self, x, digits=None, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
-        """``(z_mean, z_log_var)`` of ``q(z | x, y)``, each ``(n, latent_dim)``; ``digits`` are
-        the labels of ``x`` (``ValueError`` if missing or out of range)."""
-        if digits is None:
-            raise ValueError("ConditionalVAE.encode needs the labels: encode(x, digits).")
-        x = _as_float(x)
-        encode = lambda xb, cb: self.encoder([xb, cb], training=False)[:2]  # noqa: E731
-        out = _batched(encode, x, batch_size, self._one_hot(digits, len(x)))
-        return out[0], out[1]
-
-    def reconstruct(self, x, digits=None, batch_size: int = 512) -> np.ndarray:
-        """Decode the posterior mean of each image with its label: pixel means like ``x``."""
-        return self.decode(self.encode(x, digits, batch_size)[0], digits, batch_size)
-
-    def kl_per_dimension(self, x, digits=None, batch_size: int = 512) -> np.ndarray:
-        """Mean ``KL(q(z_i | x, y) || N(0, 1))`` per latent dimension: ``(latent_dim,)``, nats."""
-        z_mean, z_log_var = self.encode(x, digits, batch_size)
-        return ops.convert_to_numpy(ops.mean(kl_divergence(z_mean, z_log_var, per_dimension=True), axis=0))
+    def _condition(self, x, labels=None, training: bool = False):
+        """The one-hot labels: both networks see them."""
+        if labels is None:
+            raise self._needs_labels()
+        return self._one_hot(labels)
 
 
 @keras.saving.register_keras_serializable(package="vae_tf")
@@ -220,7 +158,8 @@ class AuxiliaryClassifierVAE(_DigitConditioned):
     Per-example terms, in nats: ``reconstruction_loss``, ``kl_loss``, ``classification_loss``
     (cross-entropy of the true label) and ``loss = reconstruction_loss + beta * kl_loss +
     w * classification_loss``; ``accuracy`` is the fraction of correctly classified images.
-    Training data must carry labels (``ValueError`` otherwise).
+    Training data must carry labels (:class:`vae_tf.InputError` otherwise);
+    ``encode``/``reconstruct`` use the classifier's prediction when ``digits`` is None.
     """
 
     def __init__(
@@ -254,58 +193,31 @@ class AuxiliaryClassifierVAE(_DigitConditioned):
     def loss_weights(self) -> dict[str, float]:
         return {**super().loss_weights, "classification_loss": self.classification_weight}
 
-    def _encoder_inputs(self, x, probs):
-        return [x, probs] if len(self.encoder.inputs) == 2 else x
+    def _class_logits(self, x, training: bool = False):
+        return ops.cast(self.classifier(x, training=training), "float32")
 
-    def call(self, inputs, training: bool = False):
-        """Reconstruction pixel means, decoding ``z_mean`` with the predicted class probabilities."""
-        inputs = ops.convert_to_tensor(inputs)
-        probs = ops.softmax(self.classifier(inputs, training=training))
-        z_mean, _, _ = self.encoder(self._encoder_inputs(inputs, probs), training=training)
-        return ops.sigmoid(self.decoder([z_mean, probs], training=training))
+    def _condition(self, x, labels=None, training: bool = False):
+        """The one-hot ``labels`` when given, else the classifier's class probabilities."""
+        return self._one_hot(labels) if labels is not None else ops.softmax(self._class_logits(x, training))
 
-    def loss_terms(self, x, y=None, training: bool = False) -> dict[str, Any]:
-        """Per-example terms (see the class docstring), each ``(batch,)``; ``y`` are the
-        integer labels of ``x`` (``ValueError`` if missing)."""
-        c = _labels(y, self.num_classes)
-        class_logits = self.classifier(x, training=training)
+    def _training_condition(self, x, labels, training: bool):
+        """The predicted probabilities (through ``stop_gradient`` unless
+        ``decoder_trains_classifier``), and the classifier's cross-entropy and accuracy."""
+        if labels is None:
+            raise self._needs_labels()
+        class_logits = self._class_logits(x, training)
         probs = ops.softmax(class_logits)
         if not self.decoder_trains_classifier:
             probs = ops.stop_gradient(probs)
-        z_mean, z_log_var, _ = self.encoder(self._encoder_inputs(x, probs), training=training)
-        z = self.sampling([z_mean, z_log_var])
-        logits = self.decoder([z, probs], training=training)
-        reconstruction = -reconstruction_log_likelihood(x, logits, self.likelihood, self.sigma)
-        kl = kl_divergence(z_mean, z_log_var)
+        c = self._one_hot(labels)
         ce = keras.losses.categorical_crossentropy(c, class_logits, from_logits=True)
         correct = ops.cast(ops.equal(ops.argmax(class_logits, axis=-1), ops.argmax(c, axis=-1)), ce.dtype)
-        return {
-            "loss": reconstruction + self.beta * kl + self.classification_weight * ce,
-            "reconstruction_loss": reconstruction,
-            "kl_loss": kl,
-            "classification_loss": ce,
-            "accuracy": correct,
-        }
+        return probs, {"classification_loss": ce, "accuracy": correct}
 
-    def classify(self, x, batch_size: int = 512) -> np.ndarray:
+    def classify(self, x, *, batch_size: int = 512) -> np.ndarray:
         """Class probabilities for images ``x``: NumPy ``(n, num_classes)``."""
-        return _batched(lambda b: (ops.softmax(self.classifier(b, training=False)),), _as_float(x), batch_size)[0]
-
-    def encode(self, x, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
-        """``(z_mean, z_log_var)``, each ``(n, latent_dim)``; a conditioned encoder receives the
-        classifier's probabilities (no labels needed)."""
-
-        def encode(b):
-            b = ops.convert_to_tensor(b)
-            probs = ops.softmax(self.classifier(b, training=False))
-            return self.encoder(self._encoder_inputs(b, probs), training=False)[:2]
-
-        out = _batched(encode, _as_float(x), batch_size)
-        return out[0], out[1]
-
-    def reconstruct(self, x, batch_size: int = 512) -> np.ndarray:
-        """Decode ``z_mean`` with the classifier's predicted probabilities (no labels needed)."""
-        return _batched(lambda b: (self(b, training=False),), _as_float(x), batch_size)[0]
+        fn = lambda b: (ops.softmax(self._class_logits(b)),)  # noqa: E731
+        return _batched(fn, self.as_model_input(x), batch_size)[0]
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -340,7 +252,7 @@ class StyleGridHistory(keras.callbacks.Callback):
         self.epochs.append(epoch)
 
     def on_train_begin(self, logs=None):
-        if not hasattr(self.model, "digit_style_grid"):
+        if not (isinstance(self.model, VAE) and self.model.conditions_on_digits):
             raise TypeError(f"StyleGridHistory needs a digit-conditioned VAE, got {type(self.model).__name__}.")
         self.grids, self.epochs = [], []
         if self.include_initial:

@@ -14,8 +14,11 @@ class Sampling(keras.layers.Layer):
     ``z = z_mean + exp(0.5 * z_log_var) * eps`` with ``eps ~ N(0, I)`` of the same shape.
     ``z`` is a differentiable function of ``z_mean`` and ``z_log_var``, so gradients flow
     through the sample. Randomness comes from a ``keras.random.SeedGenerator(seed)``: the same
-    seed gives the same sequence of draws.
+    seed gives the same sequence of draws. The generator's state is saved with the model, so
+    after ``save``/``load_model`` the next draw equals the one the original would make next.
     """
+
+    _STATE_KEY = "seed_generator_state"
 
     def __init__(self, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -29,6 +32,17 @@ class Sampling(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
+
+    def save_own_variables(self, store) -> None:
+        super().save_own_variables(store)
+        store[self._STATE_KEY] = self.seed_generator.state
+
+    def load_own_variables(self, store) -> None:
+        """Restore the generator state when the file has it (files saved before it was stored
+        have none; then the generator starts again from ``seed``)."""
+        if self._STATE_KEY in store.keys():
+            self.seed_generator.state.assign(store[self._STATE_KEY])
+        super().load_own_variables({k: store[k] for k in store.keys() if k != self._STATE_KEY})
 
     def get_config(self) -> dict:
         config = super().get_config()
