@@ -130,7 +130,16 @@ class VAE(keras.Model):
           slower than TensorFlow's oneDNN kernels, so convolutional models stay off XLA there.
           XLA is also off with ``run_eagerly=True``, under a ``tf.distribute`` strategy and
           with TensorFlow op determinism enabled. ``jit_compile=True``/``False`` forces it.
-        * ``steps_per_execution`` defaults to :data:`DEFAULT_STEPS_PER_EXECUTION`.
+        * ``steps_per_execution`` defaults to :data:`DEFAULT_STEPS_PER_EXECUTION`, and is 1
+          (with a warning if more was asked for) when the model was built, or is compiled,
+          under a ``tf.distribute`` strategy. Keras runs more than one step per execution in a
+          ``tf.while_loop`` whose body calls the step inside a ``tf.cond``; the collective
+          all-reduce of the gradients (the default of ``MirroredStrategy`` on CPUs and GPUs, and
+          of ``MultiWorkerMirroredStrategy``) takes its instance key as a call-time captured
+          placeholder that TensorFlow does not feed through ``tf.cond``, so ``fit`` fails with
+          ``You must feed a value for placeholder tensor ... multi_step_on_iterator``, plain
+          ``keras.Model`` included (keras-team/keras#19246). Strategies without collectives
+          run there but were slower than one step per execution in our measurements.
 
         The maths is unchanged. One visible difference: XLA draws the reparameterization
         noise with a different (equally valid) random-number algorithm than plain TensorFlow,
@@ -138,7 +147,19 @@ class VAE(keras.Model):
         with and without XLA. ``model.jit_compile`` and ``model.steps_per_execution`` report
         what is in effect, and both are saved with the model and restored by ``load_model``.
         """
-        kwargs.setdefault("steps_per_execution", DEFAULT_STEPS_PER_EXECUTION)
+        from .distribute import is_distributed
+
+        if not is_distributed(self):
+            kwargs.setdefault("steps_per_execution", DEFAULT_STEPS_PER_EXECUTION)
+        elif kwargs.setdefault("steps_per_execution", 1) != 1:
+            import warnings
+
+            warnings.warn(
+                f"steps_per_execution={kwargs['steps_per_execution']} fails under tf.distribute "
+                "(keras-team/keras#19246); using 1.",
+                stacklevel=2,
+            )
+            kwargs["steps_per_execution"] = 1
         if kwargs.get("jit_compile", "auto") == "auto":
             kwargs["jit_compile"] = (
                 not kwargs.get("run_eagerly", False) and self._xla_supported() and self._xla_is_faster()
@@ -146,7 +167,9 @@ class VAE(keras.Model):
         super().compile(optimizer=optimizer, **kwargs)
 
     def _xla_supported(self) -> bool:
-        if tf.distribute.has_strategy():
+        from .distribute import is_distributed
+
+        if is_distributed(self):
             return False
         try:  # Keras's own check: every layer supports XLA, TF op determinism is off, ...
             from keras.src.trainers.trainer import model_supports_jit
