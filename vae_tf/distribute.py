@@ -197,3 +197,17 @@ def global_mean(values):
     values = tf.convert_to_tensor(values)
     count = tf.cast(tf.shape(values)[0], values.dtype)
     return tf.reduce_sum(values) / context.all_reduce(tf.distribute.ReduceOp.SUM, count)
+
+
+def step_outputs(logs: dict) -> dict:
+    """What a custom ``train_step``/``test_step`` returns, given its scalar ``logs``: the same
+    dict, except under ``MultiWorkerMirroredStrategy`` each value gets shape ``(1,)``.
+
+    Keras 3 reduces a step's outputs across workers with ``strategy.reduce("MEAN", v, axis=0)``,
+    which fails on scalars (``Invalid reduction dimension 0 for input with 0 dimensions``;
+    tensorflow/tensorflow#72388); with a length-1 axis it is the mean over replicas. The
+    epoch's logged values are unaffected: Keras reads them from the metrics at epoch end.
+    """
+    if not isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return logs
+    return {name: tf.reshape(value, (1,)) for name, value in logs.items()}
