@@ -32,7 +32,7 @@ def _result(output: str) -> dict:
     return json.loads(lines[-1][len("RESULT ") :])
 
 
-def _run_check(*args, timeout=240) -> dict:
+def _run_check(*args, timeout=400) -> dict:
     proc = subprocess.run(
         [sys.executable, str(CHECKS), *args], env=_env(), capture_output=True, text=True, timeout=timeout
     )
@@ -122,6 +122,28 @@ def test_global_mean_on_one_device_is_the_mean(rng):
     assert float(distribute.global_mean(values)) == pytest.approx(float(np.mean(values)), rel=1e-6)
 
 
+def test_compile_runs_one_step_per_execution_under_a_strategy():
+    import tensorflow as tf
+
+    import vae_tf
+
+    def vae():
+        return vae_tf.VAE(vae_tf.build_encoder(hidden_units=(8,)), vae_tf.build_decoder(hidden_units=(8,)))
+
+    plain = vae()
+    plain.compile()
+    assert plain.steps_per_execution == vae_tf.models.DEFAULT_STEPS_PER_EXECUTION
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        inside = vae()
+        inside.compile()
+        built_inside = vae()
+    assert inside.steps_per_execution == 1 and inside.jit_compile is False
+    with pytest.warns(UserWarning, match="keras-team/keras#19246"):
+        built_inside.compile(steps_per_execution=8)  # compiled outside the scope: still distributed
+    assert built_inside.steps_per_execution == 1
+
+
 # ----------------------------------------------------------------- MirroredStrategy, 2 logical CPUs
 def test_two_replicas_equal_one_device():
     """One SGD step (8 examples) and an uneven epoch (8 + 5 examples, 3 + 2 per replica) on 2
@@ -177,7 +199,7 @@ def test_two_workers_on_localhost(tmp_path):
                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                 )
             )
-        outputs = [p.communicate(timeout=180)[0] for p in procs]
+        outputs = [p.communicate(timeout=400)[0] for p in procs]
     finally:
         for p in procs:
             if p.poll() is None:
