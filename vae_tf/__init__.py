@@ -4,7 +4,7 @@ Importing ``vae_tf`` registers its layers and models with Keras, so that
 ``keras.models.load_model("model.keras")`` can rebuild them.
 """
 
-from . import estimators, latent, plotting
+from . import distribute, estimators, latent, plotting
 from .architectures import build_decoder, build_encoder
 from .autoencoders import Autoencoder, corrupt
 from .conditional import AuxiliaryClassifierVAE, ConditionalVAE, StyleGridHistory, build_classifier

@@ -152,3 +152,19 @@ def as_class_indices(values, num_classes: int, *, n: int | None = None, name: st
 def _show(arr: np.ndarray, most: int = 5) -> str:
     items = [f"{v:g}" if isinstance(v, float) else str(v) for v in arr.reshape(-1)[:most].tolist()]
     return "[" + ", ".join(items) + (", ...]" if arr.size > most else "]")
+
+
+_CHECKED = "_vae_tf_checked"
+
+
+def mark_checked(dataset):
+    """Mark a ``tf.data.Dataset`` whose images and labels were already checked by these rules
+    (:func:`vae_tf.make_dataset` does this), so the models need not take its first element to
+    check it (which would start an iteration and move an epoch-seeded dataset on by one)."""
+    setattr(dataset, _CHECKED, True)
+    return dataset
+
+
+def is_checked(dataset) -> bool:
+    """True if :func:`mark_checked` marked ``dataset``."""
+    return bool(getattr(dataset, _CHECKED, False))

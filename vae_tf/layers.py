@@ -24,6 +24,9 @@ class Sampling(keras.layers.Layer):
         super().__init__(**kwargs)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # Nothing to build (no weights): marked built so that `fit` under a tf.distribute
+        # strategy does not first call the whole model symbolically to build it.
+        self.built = True
 
     def call(self, inputs):
         z_mean, z_log_var = inputs

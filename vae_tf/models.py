@@ -11,7 +11,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from .inputs import InputError, as_images, check_count, check_image_shape
+from . import distribute
+from .inputs import InputError, as_images, check_count, check_image_shape, is_checked
 from .layers import Sampling
 from .losses import check_likelihood, kl_divergence, reconstruction_log_likelihood
 
@@ -75,7 +76,9 @@ class LossTermsModel(keras.Model):
         x, y = self._unpack(data)
         with tf.GradientTape() as tape:
             terms = self.loss_terms(x, y, training=True)
-            loss = ops.mean(terms["loss"])
+            # The mean over the GLOBAL batch: under a tf.distribute strategy each replica sees
+            # part of the batch and Keras sums the replicas' gradients.
+            loss = distribute.global_mean(terms["loss"])
             # Under mixed precision `optimizer` is a LossScaleOptimizer: scale here, and its
             # `apply` unscales the gradients (a no-op scaling for other optimizers).
             scaled_loss = self.optimizer.scale_loss(loss)
@@ -97,7 +100,7 @@ class LossTermsModel(keras.Model):
     def _record(self, terms: dict[str, Any]) -> dict[str, Any]:
         for name, tracker in self._trackers.items():
             tracker.update_state(ops.cast(terms[name], "float32"))
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
+        return distribute.step_outputs({name: tracker.result() for name, tracker in self._trackers.items()})
 
     # ----------------------------------------------------------------- checked entry points
     def fit(self, x=None, y=None, *args, **kwargs):
@@ -120,8 +123,9 @@ class LossTermsModel(keras.Model):
         """``(x, y)`` as ``fit``/``evaluate`` use them. Arrays: images by the pixel rule
         (``float32``, shape ``(n, *image_shape)``), labels checked by the model. A
         ``tf.data.Dataset``: its element spec must be float images of ``image_shape`` and its
-        first element is checked the same way (labels too); it is returned unchanged (taking
-        that element starts one iteration: a reshuffling dataset's later order shifts by one).
+        first element is checked the same way (labels too), unless :func:`vae_tf.make_dataset`
+        made it (already checked); it is returned unchanged (taking that element starts one
+        iteration: a reshuffling dataset's later order shifts by one).
         Other inputs pass through (the steps check dtype and shape). Raises
         :class:`vae_tf.InputError` with the fix."""
         if isinstance(x, tf.data.Dataset):
@@ -173,6 +177,8 @@ class LossTermsModel(keras.Model):
         if not isinstance(x_spec, tf.TensorSpec):
             return  # a nested structure this model does not take; Keras reports it
         self._check_batch_spec(x_spec.dtype, x_spec.shape)
+        if is_checked(ds):  # made by vae_tf.make_dataset: pixels and labels already checked
+            return
         x, y, _ = keras.utils.unpack_x_y_sample_weight(next(iter(ds.take(1))))
         x = self.as_model_input(ops.convert_to_numpy(x), name="the dataset's first batch of images")
         self._checked_labels(None if y is None else ops.convert_to_numpy(y), len(x))
@@ -268,7 +274,16 @@ class VAE(LossTermsModel):
           slower than TensorFlow's oneDNN kernels, so convolutional models stay off XLA there.
           XLA is also off with ``run_eagerly=True``, under a ``tf.distribute`` strategy and
           with TensorFlow op determinism enabled. ``jit_compile=True``/``False`` forces it.
-        * ``steps_per_execution`` defaults to :data:`DEFAULT_STEPS_PER_EXECUTION`.
+        * ``steps_per_execution`` defaults to :data:`DEFAULT_STEPS_PER_EXECUTION`, and is 1
+          (with a warning if more was asked for) when the model was built, or is compiled,
+          under a ``tf.distribute`` strategy. Keras runs more than one step per execution in a
+          ``tf.while_loop`` whose body calls the step inside a ``tf.cond``; the collective
+          all-reduce of the gradients (the default of ``MirroredStrategy`` on CPUs and GPUs, and
+          of ``MultiWorkerMirroredStrategy``) takes its instance key as a call-time captured
+          placeholder that TensorFlow does not feed through ``tf.cond``, so ``fit`` fails with
+          ``You must feed a value for placeholder tensor ... multi_step_on_iterator``, plain
+          ``keras.Model`` included (keras-team/keras#19246). Strategies without collectives
+          run there but were slower than one step per execution in our measurements.
 
         The maths is unchanged. One visible difference: XLA draws the reparameterization
         noise with a different (equally valid) random-number algorithm than plain TensorFlow,
@@ -276,7 +291,19 @@ class VAE(LossTermsModel):
         with and without XLA. ``model.jit_compile`` and ``model.steps_per_execution`` report
         what is in effect, and both are saved with the model and restored by ``load_model``.
         """
-        kwargs.setdefault("steps_per_execution", DEFAULT_STEPS_PER_EXECUTION)
+        from .distribute import is_distributed
+
+        if not is_distributed(self):
+            kwargs.setdefault("steps_per_execution", DEFAULT_STEPS_PER_EXECUTION)
+        elif kwargs.setdefault("steps_per_execution", 1) != 1:
+            import warnings
+
+            warnings.warn(
+                f"steps_per_execution={kwargs['steps_per_execution']} fails under tf.distribute "
+                "(keras-team/keras#19246); using 1.",
+                stacklevel=2,
+            )
+            kwargs["steps_per_execution"] = 1
         if kwargs.get("jit_compile", "auto") == "auto":
             kwargs["jit_compile"] = (
                 not kwargs.get("run_eagerly", False) and self._xla_supported() and self._xla_is_faster()
@@ -284,7 +311,9 @@ class VAE(LossTermsModel):
         super().compile(optimizer=optimizer, **kwargs)
 
     def _xla_supported(self) -> bool:
-        if tf.distribute.has_strategy():
+        from .distribute import is_distributed
+
+        if is_distributed(self):
             return False
         try:  # Keras's own check: every layer supports XLA, TF op determinism is off, ...
             from keras.src.trainers.trainer import model_supports_jit
