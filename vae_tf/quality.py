@@ -15,6 +15,7 @@ The first two take digit labels (``judge.predict(images)``), so they work with a
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -77,15 +78,12 @@ def frechet_distance_from_statistics(mean_a, cov_a, mean_b, cov_b) -> float:
     ``|mean_a - mean_b|^2 + tr(cov_a + cov_b - 2 (cov_a cov_b)^(1/2))``, >= 0.
 
     ``scipy.linalg.sqrtm`` of a product of (near-)singular covariances can fail or carry tiny
-    imaginary parts from rounding: a non-finite result is retried with ``1e-6`` added to both
+    imaginary parts from rounding: a singular product is retried with ``1e-6`` added to both
     diagonals, imaginary parts up to :data:`IMAGINARY_TOLERANCE` times the trace are dropped
     (larger ones raise ``ValueError``), and a negative total from rounding is returned as 0."""
     mean_a, mean_b = np.asarray(mean_a, "float64"), np.asarray(mean_b, "float64")
     cov_a, cov_b = np.atleast_2d(cov_a).astype("float64"), np.atleast_2d(cov_b).astype("float64")
-    root = scipy.linalg.sqrtm(cov_a @ cov_b)
-    if not np.all(np.isfinite(root)):
-        eye = 1e-6 * np.eye(len(cov_a))
-        root = scipy.linalg.sqrtm((cov_a + eye) @ (cov_b + eye))
+    root = _sqrtm_of_product(cov_a, cov_b)
     if np.iscomplexobj(root):
         scale = max(abs(np.trace(root).real), np.finfo("float64").tiny)
         if np.max(np.abs(np.diagonal(root).imag)) > IMAGINARY_TOLERANCE * scale:
@@ -94,6 +92,22 @@ def frechet_distance_from_statistics(mean_a, cov_a, mean_b, cov_b) -> float:
     diff = mean_a - mean_b
     distance = diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(root)
     return float(max(distance, 0.0))
+
+
+def _sqrtm_of_product(cov_a: np.ndarray, cov_b: np.ndarray) -> np.ndarray:
+    """``sqrtm(cov_a @ cov_b)``; if SciPy finds the product singular (features that never
+    vary, such as ReLU units that stay at 0) or the result is not finite, ``sqrtm`` of the
+    product with ``1e-6`` added to both diagonals."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+        try:
+            root = scipy.linalg.sqrtm(cov_a @ cov_b)
+            if np.all(np.isfinite(root)):
+                return root
+        except scipy.linalg.LinAlgWarning:
+            pass
+    eye = 1e-6 * np.eye(len(cov_a))
+    return scipy.linalg.sqrtm((cov_a + eye) @ (cov_b + eye))
 
 
 def frechet_distance(judge: Judge, images_a, images_b, *, batch_size: int = 1024) -> float:
