@@ -33,6 +33,7 @@ try:  # importing TensorFlow takes seconds: a Ctrl-C then is the command's, not 
     )
     from .evaluation import active_units, evaluate_elbo, iwae_bound, iwae_log_likelihood, latent_activity
     from .inputs import InputError
+    from .judge import Judge, JudgeError, load_judge
     from .layers import Sampling
     from .linear_gaussian import LinearGaussianModel
     from .losses import (
@@ -45,6 +46,7 @@ try:  # importing TensorFlow takes seconds: a Ctrl-C then is the command's, not 
         reconstruction_log_likelihood,
     )
     from .models import VAE
+    from .quality import class_histogram, digit_accuracy, frechet_distance, frechet_floor
     from .settings import quick_mode
 except KeyboardInterrupt:
     if not _run_as_command():
@@ -59,6 +61,8 @@ __all__ = [
     "AuxiliaryClassifierVAE",
     "ConditionalVAE",
     "InputError",
+    "Judge",
+    "JudgeError",
     "LinearGaussianModel",
     "MNISTError",
     "Sampling",
@@ -71,17 +75,22 @@ __all__ = [
     "build_classifier",
     "build_decoder",
     "build_encoder",
+    "class_histogram",
     "continuous_bernoulli_log_likelihood",
     "continuous_bernoulli_mean",
     "corrupt",
+    "digit_accuracy",
     "elbo",
     "evaluate_elbo",
     "find_mnist",
+    "frechet_distance",
+    "frechet_floor",
     "gaussian_log_likelihood",
     "iwae_bound",
     "iwae_log_likelihood",
     "kl_divergence",
     "latent_activity",
+    "load_judge",
     "load_mnist",
     "make_dataset",
     "quick_mode",
