@@ -22,6 +22,7 @@ from .data import (
 )
 from .evaluation import active_units, evaluate_elbo, iwae_bound, iwae_log_likelihood, latent_activity
 from .inputs import InputError
+from .iwae import IWAE
 from .layers import Sampling
 from .linear_gaussian import LinearGaussianModel
 from .losses import (
@@ -42,6 +43,7 @@ __all__ = [
     "Autoencoder",
     "AuxiliaryClassifierVAE",
     "ConditionalVAE",
+    "IWAE",
     "InputError",
     "LinearGaussianModel",
     "MNISTError",
