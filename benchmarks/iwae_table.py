@@ -45,7 +45,10 @@ PUBLISHED = {"vae-1": 86.76, "vae-5": 86.47, "vae-50": 86.35, "iwae-1": 86.76, "
 CONFIGS = tuple(PUBLISHED)
 PAPER_TRAIN_IMAGES = 60_000
 PAPER_EPOCHS = sum(3**i for i in range(8))  # 3,280
-TINY = {"n_train": 256, "test_n": 16, "iwae_samples": 20, "epochs_scale": 0.0, "configs": "vae-1,iwae-5"}
+#: ``--tiny``: 8 one-epoch stages on 128 images, a 16-image test set, 20 importance samples.
+TINY = {
+    "n_train": 128, "batch_size": 64, "test_n": 16, "iwae_samples": 20, "epochs_scale": 0.0, "configs": "vae-1,iwae-5"
+}
 
 
 def parse_config(name: str) -> tuple[str, int]:
@@ -78,7 +81,8 @@ def build_model(objective: str, k: int, seed: int):
 
     keras.utils.set_random_seed(seed)
     arch = {"latent_dim": 50, "hidden_units": (200, 200), "activation": "tanh"}
-    model = vae_tf.IWAE(vae_tf.build_encoder(**arch), vae_tf.build_decoder(**arch), k=k, objective=objective, seed=seed)
+    encoder, decoder = vae_tf.build_encoder(**arch), vae_tf.build_decoder(**arch)
+    model = vae_tf.IWAE(encoder, decoder, k=k, objective=objective, seed=seed)
     model.compile(optimizer=keras.optimizers.Adam(1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-4))
     return model
 
@@ -149,7 +153,8 @@ def differences(args, n_train: int, n_test: int) -> list[str]:
 
 def table_lines(results: list[dict]) -> list[str]:
     lines = [
-        "| config | k | epochs | test NLL (nats, ± s.e.) | published | ours - published | active units | train (s) | NLL eval (s) |",
+        "| config | k | epochs | test NLL (nats, ± s.e.) | published | ours - published | active units "
+        "| train (s) | NLL eval (s) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
@@ -163,15 +168,19 @@ def table_lines(results: list[dict]) -> list[str]:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated, from " + ", ".join(CONFIGS))
-    p.add_argument("--epochs-scale", type=float, default=0.1, help="stage i lasts max(1, round(s*3^i)) epochs; 1 = paper")
+    p.add_argument(
+        "--epochs-scale", type=float, default=0.1, help="stage i lasts max(1, round(s*3^i)) epochs; 1 = paper"
+    )
     p.add_argument("--n-train", type=int, default=None, help="first N training images only (default all)")
     p.add_argument("--test-n", type=int, default=None, help="first N test images only (default all 10,000)")
     p.add_argument("--iwae-samples", type=int, default=5000, help="importance samples for the test NLL")
     p.add_argument("--batch-size", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "iwae_table.json", help="results JSON")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "iwae_table.json", help="JSON")
     p.add_argument("--verbose", action="store_true", help="one line per training epoch")
     p.add_argument("--tiny", action="store_true", help="a seconds-long run on a few images (for the tests)")
     args = p.parse_args(argv)
@@ -195,21 +204,35 @@ def main(argv=None) -> int:
     from vae_tf.files import atomic_write_json
 
     data = load_data(args.n_train, args.test_n)
-    stored = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    results = stored.get("results", []) if stored.get("settings") == settings(args) else []
-    print("\n".join(["What differs from the paper:"] + ["  " + d for d in differences(args, len(data["x_train"]), len(data["x_test"]))]))
+    notes = differences(args, len(data["x_train"]), len(data["x_test"]))
+    print("\n".join(["What differs from the paper:"] + ["  " + d for d in notes]))
+    results = stored_results(args.out, settings(args))
     for name in args.configs:
         if any(r["config"] == name for r in results):
             print(f"{name}: already in {args.out}, skipped")
             continue
         print(f"{name}: training ...", flush=True)
         results.append(run_config(name, data, args))
-        atomic_write_json(args.out, {"settings": settings(args), "differences": differences(args, len(data["x_train"]), len(data["x_test"])), "results": results})
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(args.out, {"settings": settings(args), "differences": notes, "results": results})
         print("\n".join(table_lines(results[-1:])[2:]), flush=True)
     order = {name: i for i, name in enumerate(CONFIGS)}
     print("\n".join(table_lines(sorted(results, key=lambda r: order[r["config"]]))))
     return 0
 
+
+def stored_results(path: Path, current: dict) -> list[dict]:
+    """The results already in ``path`` when they were measured with the ``current`` settings."""
+    if not path.is_file():
+        return []
+    try:
+        stored = json.loads(path.read_text())
+    except ValueError:
+        sys.exit(f"error: {path} is not a results JSON; remove it or pass another --out.")
+    if stored.get("settings") != current:
+        print(f"{path} holds results for other settings {stored.get('settings')}; they will be replaced.")
+        return []
+    return stored.get("results", [])
 
 if __name__ == "__main__":
     sys.exit(main())

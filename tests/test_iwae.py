@@ -113,7 +113,12 @@ def test_save_and_load_keep_k_objective_and_the_next_draws(tmp_path):
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"k": 0}, "k must be"), ({"k": 2.5}, "k must be"), ({"beta": 2.0}, "beta must be 1"), ({"objective": "vae"}, "objective")],
+    [
+        ({"k": 0}, "k must be"),
+        ({"k": 2.5}, "k must be"),
+        ({"beta": 2.0}, "beta must be 1"),
+        ({"objective": "vae"}, "objective"),
+    ],
 )
 def test_bad_arguments_raise_clear_errors(kwargs, match):
     enc, dec = nets()
@@ -153,7 +158,7 @@ def test_script_tiny_run_saves_results_and_a_rerun_skips_them(tmp_path):
         assert np.isfinite(r["test_nll_nats"]) and r["test_nll_nats"] > 0
         assert r["published_nll_nats"] == iwae_table.PUBLISHED[r["config"]]
         assert r["epochs"] == 8 and r["train_wall_s"] >= 0
-    assert "training images: 256 (paper: 60,000)" in first.stdout
+    assert "training images: 128 (paper: 60,000)" in first.stdout
     assert "| IWAE | 5 | 8 |" in first.stdout and "85.54" in first.stdout
     second = run_script("--tiny", "--out", str(out))
     assert second.returncode == 0, second.stderr[-2000:]
@@ -161,7 +166,9 @@ def test_script_tiny_run_saves_results_and_a_rerun_skips_them(tmp_path):
     assert json.loads(out.read_text()) == stored
 
 
-@pytest.mark.parametrize("args, match", [(["--configs", "vae-3"], "unknown config"), (["--test-n", "0"], "--test-n")])
+@pytest.mark.parametrize(
+    "args, match", [(["--configs", "vae-3"], "unknown config"), (["--test-n", "0"], "--test-n")]
+)
 def test_script_rejects_bad_options(args, match):
     result = run_script(*args)
     assert result.returncode == 2 and match in result.stderr

@@ -72,7 +72,7 @@ class IWAE(VAE):
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}.")
         if float(beta) != 1.0:
-            raise ValueError(f"IWAE has no KL weight: beta must be 1, got {beta!r}; use vae_tf.VAE for a beta-VAE.")
+            raise ValueError(f"IWAE has no KL weight: beta must be 1, got {beta!r}; use vae_tf.VAE for beta != 1.")
         self.k = check_count(k, name="k")
         self.objective = objective
         super().__init__(encoder, decoder, beta=1.0, **kwargs)
