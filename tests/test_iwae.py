@@ -160,10 +160,13 @@ def test_script_tiny_run_saves_results_and_a_rerun_skips_them(tmp_path):
         assert r["epochs"] == 8 and r["train_wall_s"] >= 0
     assert "training images: 128 (paper: 60,000)" in first.stdout
     assert "| IWAE | 5 | 8 |" in first.stdout and "85.54" in first.stdout
-    second = run_script("--tiny", "--out", str(out))
+    second = run_script("--tiny", "--configs", "vae-1,iwae-5,iwae-1", "--out", str(out))
     assert second.returncode == 0, second.stderr[-2000:]
     assert "vae-1: already in" in second.stdout and "iwae-5: already in" in second.stdout
-    assert json.loads(out.read_text()) == stored
+    results = json.loads(out.read_text())["results"]
+    assert results[:2] == stored["results"]  # kept, not re-measured
+    assert results[2]["config"] == "iwae-1" and results[2]["copied_from"] == "vae-1"
+    assert results[2]["test_nll_nats"] == results[0]["test_nll_nats"]  # k = 1: the same run
 
 
 @pytest.mark.parametrize(
