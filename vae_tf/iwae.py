@@ -44,16 +44,19 @@ class IWAE(VAE):
 
     Logged per-example terms (nats; means over the epoch like every model's):
 
-    * ``loss``: ``-L_k(x)``, what the step minimises.
+    * ``loss``: what the step minimises: ``-L_k(x)``, or for ``objective="elbo"`` the
+      ``k``-sample negative ELBO ``reconstruction_loss + kl_loss``.
     * ``reconstruction_loss``: the mean over the ``k`` draws of ``-log p(x|z_i)``.
     * ``kl_loss``: closed-form ``KL(q(z|x) || N(0, I))``. ``reconstruction_loss + kl_loss``
-      is the single-sample negative ELBO estimated from the same draws (unbiased).
-    * ``iwae_gain``: ``reconstruction_loss + kl_loss - loss``, the nats the ``k``-sample bound
-      gains over that ELBO (``>= 0`` in expectation; exactly 0 for ``k = 1``).
+      is the negative ELBO estimated from the same draws (unbiased).
+    * ``iwae_gain``: ``reconstruction_loss + kl_loss - (-L_k(x))``, the nats the ``k``-sample
+      bound gains over that ELBO (``>= 0`` in expectation; 0 for ``k = 1``, where the step is the
+      VAE's).
 
     So ``loss == reconstruction_loss + kl_loss - iwae_gain`` (:attr:`loss_weights`) up to float
-    rounding, as for every model; with ``objective="elbo"``, ``loss == reconstruction_loss + kl_loss``
-    and ``iwae_gain`` is not part of ``loss``. The step's cost grows as ``k`` decoder passes per example.
+    rounding, as for every model; with ``objective="elbo"``, ``loss == reconstruction_loss +
+    kl_loss`` and ``iwae_gain`` is a diagnostic outside ``loss``. A step costs ``k`` decoder
+    passes per example.
 
     Raises:
         ValueError: ``k`` not a positive integer (:class:`vae_tf.InputError`), ``beta != 1``, an
@@ -91,8 +94,7 @@ class IWAE(VAE):
         return None, {"iwae_gain": ops.zeros(ops.shape(x)[:1])}
 
     def loss_terms(self, x, y=None, training: bool = False) -> dict[str, Any]:
-        """Per-example terms in nats (float32), each ``(batch,)``: ``loss`` (``-L_k``; for
-        ``objective="elbo"`` the negative ELBO),
+        """Per-example terms in nats (float32), each ``(batch,)``: ``loss``,
         ``reconstruction_loss``, ``kl_loss`` and ``iwae_gain`` (class docstring). ``y`` is ignored."""
         if self.k == 1:  # the VAE's own terms (closed-form KL), with iwae_gain = 0 (_training_condition)
             return super().loss_terms(x, y, training)
