@@ -33,6 +33,7 @@ try:  # importing TensorFlow takes seconds: a Ctrl-C then is the command's, not 
     )
     from .evaluation import active_units, evaluate_elbo, iwae_bound, iwae_log_likelihood, latent_activity
     from .inputs import InputError
+    from .iwae import IWAE
     from .judge import Judge, JudgeError, load_judge
     from .layers import Sampling
     from .linear_gaussian import LinearGaussianModel
@@ -60,6 +61,7 @@ __all__ = [
     "Autoencoder",
     "AuxiliaryClassifierVAE",
     "ConditionalVAE",
+    "IWAE",
     "InputError",
     "Judge",
     "JudgeError",
