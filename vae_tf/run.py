@@ -198,18 +198,18 @@ def _run_state(state: dict | None, config: RunConfig, info: dict) -> dict:
     return {**state, "config": config.to_dict(), "data": info}
 
 
-def seed_run(config: RunConfig, initial_epoch: int) -> dict[str, int]:
-    """All of a run's seeding, in one place. Seeds Python, NumPy and TensorFlow (before the
-    datasets, whose shuffle seeds combine with the global seed, and the weights are made) and
-    returns the seeds of the stages: ``split`` (subsets and validation split: the same on
-    resume), ``noise`` (shuffling, sampling noise) and ``figures``. ``noise`` is offset by the
-    epoch the run starts from, so a resumed run does not replay epoch 1's shuffling; this is
-    why a resumed run's numbers differ from an uninterrupted one's (see README)."""
+def seed_run(config: RunConfig) -> dict[str, int]:
+    """All of a run's seeding, in one place. Seeds Python, NumPy and TensorFlow with
+    ``config.seed`` (before the weights are made) and returns the seeds of the stages:
+    ``split`` (subsets and validation split), ``noise`` (the training data's shuffling) and
+    ``figures`` (prior samples in the figures). A resumed run seeds exactly as the
+    uninterrupted one: the training dataset starts at the resumed epoch (its order depends on
+    ``(seed, epoch)`` only), and the reparameterization noise continues from the generator
+    state saved in the checkpoint, so it reproduces the uninterrupted run's numbers."""
     import keras
 
-    noise = config.seed + initial_epoch
-    keras.utils.set_random_seed(noise)
-    return {"split": config.seed, "noise": noise, "figures": config.seed}
+    keras.utils.set_random_seed(config.seed)
+    return {"split": config.seed, "noise": config.seed, "figures": config.seed}
 
 
 def split_data(arrays, config: RunConfig, seeds: Mapping[str, int], info: dict) -> RunData:
@@ -224,15 +224,17 @@ def split_data(arrays, config: RunConfig, seeds: Mapping[str, int], info: dict) 
     return RunData(fit, val, subset(x_test, y_test, config.test_size, seed=seeds["split"]), info)
 
 
-def make_datasets(data: RunData, config: RunConfig, seeds: Mapping[str, int]):
-    """The ``tf.data`` pipelines ``(fit, validation, test)``; labels ride along for a conditional model."""
+def make_datasets(data: RunData, config: RunConfig, seeds: Mapping[str, int], start_epoch: int = 0):
+    """The ``tf.data`` pipelines ``(fit, validation, test)``; labels ride along for a conditional
+    model. The fit set's first iteration is epoch ``start_epoch`` (the epoch a resume starts at)."""
     bs, cond = config.batch_size, config.conditional
 
     def labels(split):
         return split[1] if cond else None
 
     return (
-        make_dataset(data.fit[0], labels(data.fit), batch_size=bs, shuffle=True, seed=seeds["noise"]),
+        make_dataset(data.fit[0], labels(data.fit), batch_size=bs, shuffle=True, seed=seeds["noise"],
+                     start_epoch=start_epoch),
         make_dataset(data.val[0], labels(data.val), batch_size=max(bs, 512), shuffle=False),
         make_dataset(data.test[0], labels(data.test), batch_size=max(bs, 512), shuffle=False),
     )
@@ -241,9 +243,9 @@ def make_datasets(data: RunData, config: RunConfig, seeds: Mapping[str, int]):
 def _train_model(request, out: Path, config: RunConfig, state: dict, arrays, guard: SignalGuard, start: float) -> str:
     """Seed, split, build or resume, fit, evaluate and report; :class:`RunError` on failure."""
     ckpt_dir, initial = out / CHECKPOINT_DIR, state["epoch"]
-    seeds = seed_run(config, initial)
+    seeds = seed_run(config)
     data = split_data(arrays, config, seeds, state["data"])
-    datasets = make_datasets(data, config, seeds)
+    datasets = make_datasets(data, config, seeds, start_epoch=initial)
     verbose = request.verbose if request.verbose is not None else (1 if sys.stdout.isatty() else 2)
     try:
         with precision_policy(config.mixed_precision):
