@@ -35,6 +35,7 @@ from .losses import (
 )
 from .models import VAE
 from .settings import quick_mode
+from .training import ReplicaLossScaleOptimizer  # registered for load_model of mixed-precision runs
 
 __version__ = "0.1.0"
 
@@ -45,6 +46,7 @@ __all__ = [
     "InputError",
     "LinearGaussianModel",
     "MNISTError",
+    "ReplicaLossScaleOptimizer",
     "Sampling",
     "StyleGridHistory",
     "VAE",
