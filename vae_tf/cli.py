@@ -113,7 +113,7 @@ def _training_options(g) -> None:
     g.add_argument("--learning-rate", type=_checked("learning_rate"), default=None, metavar="LR",
                    help=f"Adam learning rate, the same on any number of replicas (default {FULL.learning_rate})")
     g.add_argument("--seed", type=_checked("seed"), default=None, metavar="N",
-                   help=f"seed of weights, data split, shuffling and sampling; same seed, same numbers (default {FULL.seed})")
+                   help=f"seed of weights, data split, shuffling and sampling; same seed, same numbers, resumed runs included (default {FULL.seed})")
     g.add_argument("--mixed-precision", action="store_true", default=None,
                    help="Keras 'mixed_float16' policy (float16 compute, float32 weights): faster on GPUs with "
                         "tensor cores, slower on CPUs; kept on --resume")

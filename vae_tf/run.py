@@ -1,8 +1,9 @@
 """The training run behind ``vae-tf train``, as a pipeline that the run walks through once:
 
-claim ``--out`` (:mod:`vae_tf.outdir`) -> read the checkpoint and settle the configuration
+make the ``--distribute`` strategy (:mod:`vae_tf.distribute`) -> claim ``--out`` (this worker's
+directory: :func:`worker_out`; :mod:`vae_tf.outdir`) -> read the checkpoint and settle the configuration
 (:mod:`vae_tf.config`) -> load and split the data (:mod:`vae_tf.data`) -> seed -> build or resume
-and fit (:mod:`vae_tf.training`) -> evaluate and write the report (:mod:`vae_tf.reporting`).
+inside the strategy's scope and fit (:mod:`vae_tf.training`) -> evaluate and write the report (:mod:`vae_tf.reporting`).
 
 Every failure is a :class:`RunError` whose ``line()`` is the one line to print and whose
 ``exit_code`` is the process's exit code (see README, "Errors and exit codes").
