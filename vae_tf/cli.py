@@ -120,7 +120,7 @@ def _training_options(g) -> None:
     g.add_argument("--distribute", choices=STRATEGY_NAMES, default="none",
                    help="tf.distribute strategy: 'mirrored' = all local GPUs (or --logical-cpus N CPU devices), "
                         "'multi-worker' = the cluster in $TF_CONFIG, started on every worker (default none); "
-                        "the loss is the mean over the global batch, so results match one device")
+                        "the loss is the mean over the global batch, as on one device")
     g.add_argument("--logical-cpus", type=_positive_int, default=None, metavar="N",
                    help=f"with --distribute mirrored: split the CPU into N logical devices, one replica each "
                         f"(for testing; not faster; also ${LOGICAL_CPUS_VAR}=N)")
