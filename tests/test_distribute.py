@@ -213,3 +213,129 @@ def test_two_workers_on_localhost(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]  # the chief's only
     model = keras.models.load_model(tmp_path / "model.keras")
     assert type(model).__name__ == "VAE"
+
+
+# ----------------------------------------------------------------- the command line
+def _train_command(out, *args) -> list[str]:
+    small = ["--train-size", "256", "--test-size", "64", "--batch-size", "32", "--verbose", "2"]
+    return [sys.executable, "-m", "vae_tf", "train", "--out", str(out), *small, *args]
+
+
+def _cli_env(**extra) -> dict:
+    import vae_tf
+
+    return _env(VAE_TF_MNIST=str(vae_tf.find_mnist()), VAE_TF_QUICK="", **extra)
+
+
+def _history(path: Path) -> dict:
+    return {k: v for k, v in json.loads(path.read_text())["history"].items() if k != "epoch_time_s"}
+
+
+def test_cli_mirrored_on_two_logical_cpus_with_mixed_precision(tmp_path):
+    """``--distribute mirrored --logical-cpus 2 --mixed-precision``: the flags combine, the model
+    loads, and the logged loss is still reconstruction + beta * KL."""
+    import keras
+
+    import vae_tf
+
+    out = tmp_path / "run"
+    args = ["--distribute", "mirrored", "--logical-cpus", "2", "--mixed-precision", "--beta", "0.5", "--epochs", "1"]
+    proc = subprocess.run(_train_command(out, *args), env=_cli_env(), capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "2 replicas, global batch 32" in proc.stdout and "mixed precision" in proc.stdout
+    history = json.loads((out / "history.json").read_text())
+    for prefix in ("", "val_"):
+        loss, rec, kl = (np.asarray(history[prefix + k]) for k in ("loss", "reconstruction_loss", "kl_loss"))
+        np.testing.assert_allclose(loss, rec + 0.5 * kl, rtol=1e-5)
+    assert json.loads((out / "metrics.json").read_text())["replicas"] == 2
+    model = keras.models.load_model(out / "model.keras")
+    assert isinstance(model, vae_tf.VAE) and model.beta == 0.5
+
+
+def test_cli_distribute_errors_are_one_line(tmp_path):
+    cases = [
+        (["--distribute", "multi-worker"], {}, "TF_CONFIG"),
+        (["--distribute", "mirrored", "--logical-cpus", "2", "--batch-size", "33"], {}, "multiple of 2"),
+        (["--logical-cpus", "2"], {}, "'mirrored' only"),
+        (["--distribute", "mirrored"], {"VAE_TF_LOGICAL_CPUS": "two"}, "VAE_TF_LOGICAL_CPUS"),
+    ]
+    for args, extra, words in cases:
+        proc = subprocess.run(_train_command(tmp_path / "x", *args), env=_cli_env(**extra),
+                              capture_output=True, text=True, timeout=200)
+        ours = [line for line in proc.stderr.splitlines() if line.startswith("vae-tf")]
+        assert proc.returncode == 2 and len(ours) == 1 and words in ours[0], (args, proc.stderr[-2000:])
+        assert "Traceback" not in proc.stderr
+
+
+def _start_workers(out: Path, ports: list[int], *args) -> list[subprocess.Popen]:
+    workers = [f"127.0.0.1:{port}" for port in ports]
+    procs = []
+    for index in range(len(workers)):
+        config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        env = _cli_env(**{distribute.TF_CONFIG_VAR: json.dumps(config)})
+        procs.append(subprocess.Popen(_train_command(out, "--distribute", "multi-worker", *args), env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    return procs
+
+
+def _finish(procs: list[subprocess.Popen], timeout: float = 300) -> list[str]:
+    """Wait for every process; kill what is left (also on failure) so no worker outlives the test."""
+    try:
+        return [p.communicate(timeout=timeout)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+
+
+def test_cli_two_workers_on_localhost(tmp_path):
+    import keras
+
+    out = tmp_path / "run"
+    procs = _start_workers(out, _free_ports(2), "--epochs", "1")
+    outputs = _finish(procs)
+    assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-2500:] for o in outputs)
+    assert "wrote model.keras" in outputs[0] and "the chief wrote the outputs" in outputs[1]
+    # Only the chief's results; worker 1 keeps just its lock and checkpoint, next to them.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run.worker-1"]
+    assert sorted(p.name for p in (tmp_path / "run.worker-1").iterdir()) == [".lock", "checkpoint"]
+    chief = _history(out / "checkpoint" / "state.json")
+    assert chief == _history(tmp_path / "run.worker-1" / "checkpoint" / "state.json")  # all-reduced
+    assert json.loads((out / "history.json").read_text())["loss"] == chief["loss"]
+    assert json.loads((out / "metrics.json").read_text())["replicas"] == 2
+    assert type(keras.models.load_model(out / "model.keras")).__name__ == "VAE"
+
+
+def test_cli_worker_killed_mid_epoch_resumes_to_the_same_epoch_count(tmp_path):
+    """SIGKILL worker 1 during epoch 2 of 3: the chief stops with exit 5 and one line; both
+    restarted with ``--resume`` continue from their own checkpoints and end at epoch 3."""
+    import time
+
+    out, ports = tmp_path / "run", _free_ports(2)
+    worker_state = tmp_path / "run.worker-1" / "checkpoint" / "state.json"
+    procs = _start_workers(out, ports, "--epochs", "3")
+    try:
+        deadline = time.monotonic() + 240
+        while not worker_state.exists() and time.monotonic() < deadline and procs[1].poll() is None:
+            time.sleep(0.1)
+        assert worker_state.exists(), "worker 1 never completed an epoch"
+        procs[1].kill()
+        outputs = _finish(procs, timeout=180)
+    finally:
+        _finish(procs, timeout=1)
+    assert procs[0].returncode == 5, outputs[0][-3000:]
+    ours = [line for line in outputs[0].splitlines() if line.startswith("vae-tf: error")]
+    assert len(ours) == 1 and "another worker" in ours[0] and "--resume" in ours[0], outputs[0][-3000:]
+    assert "Traceback" not in outputs[0]
+    first = json.loads(worker_state.read_text())["epoch"]
+    assert first == json.loads((out / "checkpoint" / "state.json").read_text())["epoch"] < 3
+
+    procs = _start_workers(out, ports, "--resume")
+    outputs = _finish(procs)
+    assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-2500:] for o in outputs)
+    assert all(f"at epoch {first} of 3" in o for o in outputs)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 3 and metrics["resumed_from_epoch"] == first
+    assert json.loads((out / "history.json").read_text())["epoch"] == [1, 2, 3]
+    assert _history(out / "checkpoint" / "state.json") == _history(worker_state)

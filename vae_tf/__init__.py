@@ -49,6 +49,7 @@ try:  # importing TensorFlow takes seconds: a Ctrl-C then is the command's, not 
     from .models import VAE
     from .quality import class_histogram, digit_accuracy, frechet_distance, frechet_floor
     from .settings import quick_mode
+    from .training import ReplicaLossScaleOptimizer  # registered for load_model of mixed-precision runs
 except KeyboardInterrupt:
     if not _run_as_command():
         raise
@@ -67,6 +68,7 @@ __all__ = [
     "JudgeError",
     "LinearGaussianModel",
     "MNISTError",
+    "ReplicaLossScaleOptimizer",
     "Sampling",
     "StyleGridHistory",
     "VAE",

@@ -8,7 +8,8 @@ the options and maps errors to exit codes; the run itself is :func:`vae_tf.run.t
 Exit codes: 0 success; 2 bad input (options, data, output directory in use or holding a run,
 checkpoint; one line on stderr); 3 training diverged (NaN/Inf loss; the last good checkpoint is
 kept); 4 a file could not be written (disk full, read-only; nothing half-written, the last good
-checkpoint is kept); 130 / 143 interrupted by SIGINT (Ctrl-C) / SIGTERM (the last completed
+checkpoint is kept); 5 another worker of a ``--distribute multi-worker`` cluster stopped (restart
+every worker with ``--resume``); 130 / 143 interrupted by SIGINT (Ctrl-C) / SIGTERM (the last completed
 epoch is checkpointed).
 """
 
@@ -16,14 +17,18 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from .architectures import ARCHITECTURES
 from .config import ConfigError, RunConfig, check_value, rule
+from .distribute import STRATEGY_NAMES
 from .losses import LIKELIHOODS
-from .run import EXIT_DIVERGED, EXIT_OK, EXIT_USAGE, EXIT_WRITE_FAILED, PROG, RunError, RunRequest, say  # noqa: F401
+from .run import EXIT_DIVERGED, EXIT_OK, EXIT_USAGE, EXIT_WORKER_LOST, EXIT_WRITE_FAILED, PROG, RunError, RunRequest, UsageError, say  # noqa: F401
+#: Environment variable for ``--logical-cpus``.
+LOGICAL_CPUS_VAR = "VAE_TF_LOGICAL_CPUS"
 
 #: Full-run defaults and their ``--quick`` variant (for the help texts).
 FULL, QUICK = RunConfig.defaults(), RunConfig.defaults(quick=True)
@@ -53,6 +58,16 @@ def _checked(name: str):
     return parse
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``vae-tf`` argument parser (sub-command ``train``)."""
     parser = _Parser(prog=PROG, description="Variational autoencoders on MNIST (Keras 3 / TensorFlow).")
@@ -64,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Train a VAE on MNIST and write model.keras, history.json, metrics.json, PNG figures and "
             "checkpoint/ (last completed epoch) into --out. Defaults train the 2-D-latent MLP VAE "
             f"({FULL.epochs} epochs). Ctrl-C keeps the last completed epoch; --resume continues it. "
-            "Exit codes: 0 done, 2 bad input, 3 diverged, 4 a file could not be written, 130/143 interrupted."
+            "Exit codes: 0 done, 2 bad input, 3 diverged, 4 a file could not be written, 5 another worker "
+            "stopped, 130/143 interrupted."
         ),
     )
     t.prog = f"{PROG} train"
@@ -93,14 +109,21 @@ def _training_options(g) -> None:
     g.add_argument("--epochs", type=_checked("epochs"), default=None, metavar="N",
                    help=f"total epochs, counting resumed ones (default {FULL.epochs}; --quick: {QUICK.epochs})")
     g.add_argument("--batch-size", type=_checked("batch_size"), default=None, metavar="N",
-                   help=f"(default {FULL.batch_size})")
+                   help=f"the GLOBAL batch, split over the replicas with --distribute (default {FULL.batch_size})")
     g.add_argument("--learning-rate", type=_checked("learning_rate"), default=None, metavar="LR",
-                   help=f"Adam learning rate (default {FULL.learning_rate})")
+                   help=f"Adam learning rate, the same on any number of replicas (default {FULL.learning_rate})")
     g.add_argument("--seed", type=_checked("seed"), default=None, metavar="N",
-                   help=f"seed of weights, data split, shuffling and sampling; same seed, same numbers (default {FULL.seed})")
+                   help=f"seed of weights, data split, shuffling and sampling; same seed, same numbers, resumed runs included (default {FULL.seed})")
     g.add_argument("--mixed-precision", action="store_true", default=None,
                    help="Keras 'mixed_float16' policy (float16 compute, float32 weights): faster on GPUs with "
                         "tensor cores, slower on CPUs; kept on --resume")
+    g.add_argument("--distribute", choices=STRATEGY_NAMES, default="none",
+                   help="tf.distribute strategy: 'mirrored' = all local GPUs (or --logical-cpus N CPU devices), "
+                        "'multi-worker' = the cluster in $TF_CONFIG, started on every worker (default none); "
+                        "the loss is the mean over the global batch, as on one device")
+    g.add_argument("--logical-cpus", type=_positive_int, default=None, metavar="N",
+                   help=f"with --distribute mirrored: split the CPU into N logical devices, one replica each "
+                        f"(for testing; not faster; also ${LOGICAL_CPUS_VAR}=N)")
     g.add_argument("--quick", action="store_true", default=None,
                    help=f"small fast run: {QUICK.epochs} epochs on {QUICK.train_size} training and "
                         f"{QUICK.test_size} test images (also VAE_TF_QUICK=1); explicit flags override")
@@ -139,7 +162,19 @@ def request_from_args(args: argparse.Namespace) -> RunRequest:
         overwrite=args.overwrite,
         data=args.data,
         verbose=args.verbose,
+        distribute=args.distribute,
+        logical_cpus=_logical_cpus(args),
     )
+
+
+def _logical_cpus(args: argparse.Namespace) -> int | None:
+    """``--logical-cpus``, else ``$VAE_TF_LOGICAL_CPUS`` with ``--distribute mirrored``."""
+    if args.logical_cpus is not None or args.distribute != "mirrored" or not os.environ.get(LOGICAL_CPUS_VAR):
+        return args.logical_cpus
+    try:
+        return _positive_int(os.environ[LOGICAL_CPUS_VAR])
+    except argparse.ArgumentTypeError as e:
+        raise UsageError(f"${LOGICAL_CPUS_VAR}: {e}") from None
 
 
 # --------------------------------------------------------------------------- entry point

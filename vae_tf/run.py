@@ -1,8 +1,9 @@
 """The training run behind ``vae-tf train``, as a pipeline that the run walks through once:
 
-claim ``--out`` (:mod:`vae_tf.outdir`) -> read the checkpoint and settle the configuration
+make the ``--distribute`` strategy (:mod:`vae_tf.distribute`) -> claim ``--out`` (this worker's
+directory: :func:`worker_out`; :mod:`vae_tf.outdir`) -> read the checkpoint and settle the configuration
 (:mod:`vae_tf.config`) -> load and split the data (:mod:`vae_tf.data`) -> seed -> build or resume
-and fit (:mod:`vae_tf.training`) -> evaluate and write the report (:mod:`vae_tf.reporting`).
+inside the strategy's scope and fit (:mod:`vae_tf.training`) -> evaluate and write the report (:mod:`vae_tf.reporting`).
 
 Every failure is a :class:`RunError` whose ``line()`` is the one line to print and whose
 ``exit_code`` is the process's exit code (see README, "Errors and exit codes").
@@ -10,6 +11,7 @@ Every failure is a :class:`RunError` whose ``line()`` is the one line to print a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import shlex
@@ -36,7 +38,7 @@ from .training import (
 )
 
 PROG = "vae-tf"
-EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_WRITE_FAILED = 0, 2, 3, 4
+EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_WRITE_FAILED, EXIT_WORKER_LOST = 0, 2, 3, 4, 5
 
 
 # --------------------------------------------------------------------------- errors
@@ -68,6 +70,13 @@ class WriteFailedError(RunError):
     exit_code = EXIT_WRITE_FAILED
 
 
+class WorkerLostError(RunError):
+    """Another worker of a multi-worker cluster stopped; every worker keeps its last completed
+    epoch and all of them must be restarted with ``--resume`` (exit 5)."""
+
+    exit_code = EXIT_WORKER_LOST
+
+
 class RunInterrupted(RunError):
     """SIGINT or SIGTERM stopped the run (exit 130 or 143)."""
 
@@ -90,6 +99,8 @@ class RunRequest:
     overwrite: bool = False
     data: str | None = None
     verbose: int | None = None
+    distribute: str = "none"
+    logical_cpus: int | None = None
 
 
 @dataclasses.dataclass
@@ -111,19 +122,60 @@ def say(message: str = "", file=None) -> None:
 def train(request: RunRequest) -> str:
     """Run the whole pipeline; return the summary line (already printed). Raises :class:`RunError`."""
     start = time.perf_counter()
+    strategy = make_strategy(request)  # first: a logical-device split must precede TensorFlow's start
     with SignalGuard() as guard:
         try:
-            with claimed(request.out, resume=request.resume, overwrite=request.overwrite) as out:
+            with claimed(worker_out(request), resume=request.resume, overwrite=request.overwrite) as out:
                 state = read_resume_state(out / CHECKPOINT_DIR) if request.resume else None
                 config = resolve_config(request, state)
+                check_batch_size(config, strategy)
                 arrays, info = load_data(request.data, state)
                 guard.check()
-                return _train_model(request, out, config, _run_state(state, config, info), arrays, guard, start)
+                run_state = _run_state(state, config, info)
+                return _train_model(request, out, config, run_state, arrays, guard, start, strategy)
         except (OutDirError, MNISTError) as e:
             raise UsageError(str(e)) from None
         except Interrupted as e:  # before the model existed
             name = signal_name(e.signum)
             raise RunInterrupted(f"interrupted by {name} before training started; nothing was written.", e.signum) from None
+
+
+def make_strategy(request: RunRequest):
+    """The ``tf.distribute`` strategy of ``request.distribute`` (see
+    :func:`vae_tf.distribute.strategy_from_name`). Raises :class:`UsageError`."""
+    from .distribute import strategy_from_name
+
+    try:
+        return strategy_from_name(request.distribute, request.logical_cpus)
+    except (ValueError, RuntimeError) as e:
+        raise UsageError(f"--distribute {request.distribute}: {e}") from None
+
+
+def worker_out(request: RunRequest) -> Path:
+    """The directory this process runs in: ``--out``, except on a multi-worker cluster's
+    non-chief workers, which keep their own lock and checkpoint (to resume from) in
+    ``OUT.<task>-<index>`` next to it; they write no model, figures or metrics."""
+    from .distribute import is_chief, task
+
+    if request.distribute != "multi-worker" or is_chief():
+        return request.out
+    kind, index = task()
+    return request.out.with_name(f"{request.out.name}.{kind}-{index}")
+
+
+def check_batch_size(config: RunConfig, strategy) -> None:
+    """``--batch-size`` is the global batch: a multiple of the number of replicas, so that each
+    gets an equal share. Raises :class:`UsageError`."""
+    from .distribute import global_batch_size
+
+    replicas = strategy.num_replicas_in_sync
+    try:
+        global_batch_size(config.batch_size, strategy)
+        if config.batch_size % replicas:
+            raise ValueError(f"it is the global batch, split over {replicas} replicas: give a multiple of {replicas}, "
+                             f"got {config.batch_size}.")
+    except ValueError as e:
+        raise UsageError(f"--batch-size: {e}") from None
 
 
 def read_resume_state(ckpt_dir: Path) -> dict:
@@ -198,18 +250,18 @@ def _run_state(state: dict | None, config: RunConfig, info: dict) -> dict:
     return {**state, "config": config.to_dict(), "data": info}
 
 
-def seed_run(config: RunConfig, initial_epoch: int) -> dict[str, int]:
-    """All of a run's seeding, in one place. Seeds Python, NumPy and TensorFlow (before the
-    datasets, whose shuffle seeds combine with the global seed, and the weights are made) and
-    returns the seeds of the stages: ``split`` (subsets and validation split: the same on
-    resume), ``noise`` (shuffling, sampling noise) and ``figures``. ``noise`` is offset by the
-    epoch the run starts from, so a resumed run does not replay epoch 1's shuffling; this is
-    why a resumed run's numbers differ from an uninterrupted one's (see README)."""
+def seed_run(config: RunConfig) -> dict[str, int]:
+    """All of a run's seeding, in one place. Seeds Python, NumPy and TensorFlow with
+    ``config.seed`` (before the weights are made) and returns the seeds of the stages:
+    ``split`` (subsets and validation split), ``noise`` (the training data's shuffling) and
+    ``figures`` (prior samples in the figures). A resumed run seeds exactly as the
+    uninterrupted one: the training dataset starts at the resumed epoch (its order depends on
+    ``(seed, epoch)`` only), and the reparameterization noise continues from the generator
+    state saved in the checkpoint, so it reproduces the uninterrupted run's numbers."""
     import keras
 
-    noise = config.seed + initial_epoch
-    keras.utils.set_random_seed(noise)
-    return {"split": config.seed, "noise": noise, "figures": config.seed}
+    keras.utils.set_random_seed(config.seed)
+    return {"split": config.seed, "noise": config.seed, "figures": config.seed}
 
 
 def split_data(arrays, config: RunConfig, seeds: Mapping[str, int], info: dict) -> RunData:
@@ -224,34 +276,52 @@ def split_data(arrays, config: RunConfig, seeds: Mapping[str, int], info: dict) 
     return RunData(fit, val, subset(x_test, y_test, config.test_size, seed=seeds["split"]), info)
 
 
-def make_datasets(data: RunData, config: RunConfig, seeds: Mapping[str, int]):
-    """The ``tf.data`` pipelines ``(fit, validation, test)``; labels ride along for a conditional model."""
-    bs, cond = config.batch_size, config.conditional
+def even_batch(n: int, batch_size: int, replicas: int) -> int:
+    """The batch size for ``n`` examples on ``replicas`` replicas: ``batch_size``, lowered (when
+    ``replicas > 1``) so that the first batch splits evenly over the replicas. Keras builds a
+    distributed model from the replicas' mean first batch before every ``fit``/``evaluate``,
+    which fails on unequal shares (keras/src/backend/tensorflow/trainer.py,
+    ``_maybe_symbolic_build``); later batches may be uneven."""
+    if replicas == 1:
+        return batch_size
+    first = min(batch_size, n)
+    return max(first - first % replicas, replicas)
 
-    def labels(split):
-        return split[1] if cond else None
+
+def make_datasets(data: RunData, config: RunConfig, seeds: Mapping[str, int], start_epoch: int = 0,
+                  replicas: int = 1):
+    """The ``tf.data`` pipelines ``(fit, validation, test)``; labels ride along for a conditional
+    model. The fit set's first iteration is epoch ``start_epoch`` (the epoch a resume starts at).
+    Batch sizes are global; see :func:`even_batch` for ``replicas``."""
+    cond = config.conditional
+
+    def dataset(split, batch_size, **kwargs):
+        bs = even_batch(len(split[0]), batch_size, replicas)
+        return make_dataset(split[0], split[1] if cond else None, batch_size=bs, **kwargs)
 
     return (
-        make_dataset(data.fit[0], labels(data.fit), batch_size=bs, shuffle=True, seed=seeds["noise"]),
-        make_dataset(data.val[0], labels(data.val), batch_size=max(bs, 512), shuffle=False),
-        make_dataset(data.test[0], labels(data.test), batch_size=max(bs, 512), shuffle=False),
+        dataset(data.fit, config.batch_size, shuffle=True, seed=seeds["noise"], start_epoch=start_epoch),
+        dataset(data.val, max(config.batch_size, 512), shuffle=False),
+        dataset(data.test, max(config.batch_size, 512), shuffle=False),
     )
 
 
-def _train_model(request, out: Path, config: RunConfig, state: dict, arrays, guard: SignalGuard, start: float) -> str:
+def _train_model(request, out: Path, config: RunConfig, state: dict, arrays, guard: SignalGuard, start: float,
+                 strategy) -> str:
     """Seed, split, build or resume, fit, evaluate and report; :class:`RunError` on failure."""
     ckpt_dir, initial = out / CHECKPOINT_DIR, state["epoch"]
-    seeds = seed_run(config, initial)
+    seeds = seed_run(config)
     data = split_data(arrays, config, seeds, state["data"])
-    datasets = make_datasets(data, config, seeds)
+    datasets = make_datasets(data, config, seeds, start_epoch=initial, replicas=strategy.num_replicas_in_sync)
     verbose = request.verbose if request.verbose is not None else (1 if sys.stdout.isatty() else 2)
     try:
         with precision_policy(config.mixed_precision):
             try:
-                model = build_or_resume(config, ckpt_dir, state)
+                with strategy.scope():  # variables are made (or loaded) on every replica
+                    model = build_or_resume(config, ckpt_dir, state)
             except CheckpointError as e:
                 raise UsageError(f"--resume: {e}") from None
-            say(_start_line(config, data, state, ckpt_dir, out))
+            say(_start_line(config, data, state, ckpt_dir, out, strategy))
             nan_stop = fit_epochs(model, *datasets[:2], state, ckpt_dir, guard, epochs=config.epochs, verbose=verbose)
             guard.check()  # SIGINT/SIGTERM stopped the fit: report and exit
             if nan_stop.bad_epoch is not None:
@@ -260,9 +330,11 @@ def _train_model(request, out: Path, config: RunConfig, state: dict, arrays, gua
     except Interrupted as e:
         if verbose == 1:
             say("")  # end the progress bar's line
-        raise RunInterrupted(_interrupted_message(e.signum, state, config, out), e.signum) from None
+        raise RunInterrupted(_interrupted_message(e.signum, state, config, out, request), e.signum) from None
     except OSError as e:
-        raise WriteFailedError(_write_failed_message(e, state, out)) from None
+        raise WriteFailedError(_write_failed_message(e, state, out, request)) from None
+    except _cluster_errors() as e:  # a peer worker died: its collective ops were aborted
+        raise WorkerLostError(_worker_lost_message(e, state, config, out, request)) from None
 
 
 def _report(model, test_ds, data: RunData, config: RunConfig, state: dict, out: Path, guard, initial, start) -> str:
@@ -278,15 +350,17 @@ def _report(model, test_ds, data: RunData, config: RunConfig, state: dict, out: 
     sizes = {"n_train": len(data.fit[0]), "n_validation": len(data.val[0]), "n_test": len(data.test[0])}
     metrics = run_metrics(test, history, first_epoch=initial, sizes=sizes, config=config.to_dict(),
                           data=data.info, conditional=config.conditional)
-    with guard.critical(check=False):  # a signal now is reported below, after the last file
-        figures = write_outputs(model, out, history, metrics, scale_images(data.test[0]), data.test[1],
+    metrics["replicas"] = model.distribute_strategy.num_replicas_in_sync
+    with guard.critical(check=False), outputs_dir(model, out) as (target, kept):  # a signal: reported below
+        figures = write_outputs(model, target, history, metrics, scale_images(data.test[0]), data.test[1],
                                 beta=config.beta, seed=config.seed, wall_time=lambda: time.perf_counter() - start)
     speed = metrics["train_samples_per_second"]
     line = (
         f"{PROG}: done: {_kind(config)}, {state['epoch']} epochs, test -ELBO {metrics['test_neg_elbo_nats']:.2f} nats/image"
         + (f", test accuracy {metrics['test_accuracy']:.3f}" if config.conditional else "")
         + f", {metrics['wall_time_s']:.1f} s" + (f" ({speed:,.0f} training images/s)" if speed else "")
-        + f"; wrote model.keras, history.json, metrics.json and {len(figures)} figures to {out}"
+        + (f"; wrote model.keras, history.json, metrics.json and {len(figures)} figures to {out}" if kept
+           else f"; the chief wrote the outputs, this worker's checkpoint is in {out / CHECKPOINT_DIR}")
     )
     say(line)
     if guard.pending is not None:
@@ -295,27 +369,71 @@ def _report(model, test_ds, data: RunData, config: RunConfig, state: dict, out: 
     return line
 
 
+@contextlib.contextmanager
+def outputs_dir(model, out: Path):
+    """Yield ``(directory, kept)``: where to write the run's outputs and whether they stay.
+    ``out`` itself, except on a non-chief worker of a ``MultiWorkerMirroredStrategy`` run: it
+    writes them like the chief (a save may need every worker) into a private temporary
+    directory, deleted after (:func:`vae_tf.distribute.chief_path`)."""
+    import tensorflow as tf
+
+    from .distribute import chief_path, is_chief
+
+    if not isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        yield out, True
+        return
+    with chief_path(out) as target:
+        target.mkdir(parents=True, exist_ok=True)
+        yield target, is_chief()
+
+
 # --------------------------------------------------------------------------- messages
 def _kind(config: RunConfig) -> str:
     return ("conditional " if config.conditional else "") + f"{config.arch} VAE"
 
 
-def _start_line(config: RunConfig, data: RunData, state: dict, ckpt_dir: Path, out: Path) -> str:
+def _start_line(config: RunConfig, data: RunData, state: dict, ckpt_dir: Path, out: Path, strategy) -> str:
+    replicas = strategy.num_replicas_in_sync
     resumed = (
         f"{PROG}: resuming {_kind(config)} from {ckpt_dir} at epoch {state['epoch']} of {config.epochs}\n"
         if state["epoch"] else ""
     )
     return resumed + (
         f"{PROG}: training {_kind(config)} (latent_dim={config.latent_dim}, beta={config.beta:g}, "
-        f"{config.likelihood}{', mixed precision' if config.mixed_precision else ''}) on {len(data.fit[0]):,} "
+        f"{config.likelihood}{', mixed precision' if config.mixed_precision else ''}"
+        f"{f', {replicas} replicas, global batch {config.batch_size}' if replicas > 1 else ''}) on {len(data.fit[0]):,} "
         f"MNIST images from {data.info['source']} (validation {len(data.val[0]):,}, test {len(data.test[0]):,}) "
         f"for {config.epochs} epochs{' (quick mode)' if config.quick else ''}; outputs -> {out}"
     )
 
 
-def resume_hint(out: Path) -> str:
-    """The command that resumes the run in ``out``, shell-quoted so it can be pasted."""
-    return f"{PROG} train --out {shlex.quote(str(out))} --resume"
+def resume_hint(out: Path, distribute: str = "none") -> str:
+    """The command that resumes the run in ``out``, shell-quoted so it can be pasted (with
+    ``--distribute``, to run on every worker)."""
+    flag = f" --distribute {distribute}" if distribute != "none" else ""
+    return f"{PROG} train --out {shlex.quote(str(out))}{flag} --resume"
+
+
+def _request_hint(request: RunRequest) -> str:
+    return resume_hint(request.out, request.distribute) + (
+        " (on every worker)" if request.distribute == "multi-worker" else ""
+    )
+
+
+def _cluster_errors() -> tuple[type[Exception], ...]:
+    """TensorFlow's errors when a peer of a multi-worker cluster stops (its heartbeats end)."""
+    import tensorflow as tf
+
+    return (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError)
+
+
+def _worker_lost_message(error, state: dict, config: RunConfig, out: Path, request: RunRequest) -> str:
+    lines = [line.strip() for line in str(getattr(error, "message", error)).splitlines() if line.strip()]
+    cause = next((line for line in lines if "/job:" in line and "unhealthy" not in line), lines[-1] if lines else "")
+    return (
+        f"another worker of the cluster stopped ({type(error).__name__}: {cause[:160]}); "
+        f"{_kept(state, out)}; restart every worker with: {_request_hint(request)}"
+    )
 
 
 def _kept(state: dict, out: Path) -> str:
@@ -334,20 +452,20 @@ def _diverged_message(nan_stop, state: dict, ckpt_dir: Path) -> str:
     )
 
 
-def _interrupted_message(signum: int, state: dict, config: RunConfig, out: Path) -> str:
+def _interrupted_message(signum: int, state: dict, config: RunConfig, out: Path, request: RunRequest) -> str:
     done = state["epoch"]
     where = (
         f"the last completed epoch ({done} of {config.epochs}) is checkpointed in {out / CHECKPOINT_DIR}; "
-        f"resume with: {resume_hint(out)}"
+        f"resume with: {_request_hint(request)}"
         if done
         else "no epoch had completed, so nothing was checkpointed"
     )
     return f"interrupted by {signal_name(signum)}; {where}"
 
 
-def _write_failed_message(error: OSError, state: dict, out: Path) -> str:
+def _write_failed_message(error: OSError, state: dict, out: Path, request: RunRequest) -> str:
     what = f"{error.filename!r}" if error.filename else "an output file"
-    hint = f"; free space or fix permissions, then resume with: {resume_hint(out)}" if state["epoch"] else ""
+    hint = f"; free space or fix permissions, then resume with: {_request_hint(request)}" if state["epoch"] else ""
     return (
         f"could not write {what} ({error.strerror or error}); nothing was half-written and "
         f"{_kept(state, out)}{hint}"
