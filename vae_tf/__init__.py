@@ -22,6 +22,7 @@ from .data import (
 )
 from .evaluation import active_units, evaluate_elbo, iwae_bound, iwae_log_likelihood, latent_activity
 from .inputs import InputError
+from .judge import Judge, JudgeError, load_judge
 from .layers import Sampling
 from .linear_gaussian import LinearGaussianModel
 from .losses import (
@@ -34,6 +35,7 @@ from .losses import (
     reconstruction_log_likelihood,
 )
 from .models import VAE
+from .quality import class_histogram, digit_accuracy, frechet_distance, frechet_floor
 from .settings import quick_mode
 
 __version__ = "0.1.0"
@@ -43,6 +45,8 @@ __all__ = [
     "AuxiliaryClassifierVAE",
     "ConditionalVAE",
     "InputError",
+    "Judge",
+    "JudgeError",
     "LinearGaussianModel",
     "MNISTError",
     "Sampling",
@@ -55,17 +59,22 @@ __all__ = [
     "build_classifier",
     "build_decoder",
     "build_encoder",
+    "class_histogram",
     "continuous_bernoulli_log_likelihood",
     "continuous_bernoulli_mean",
     "corrupt",
+    "digit_accuracy",
     "elbo",
     "evaluate_elbo",
     "find_mnist",
+    "frechet_distance",
+    "frechet_floor",
     "gaussian_log_likelihood",
     "iwae_bound",
     "iwae_log_likelihood",
     "kl_divergence",
     "latent_activity",
+    "load_judge",
     "load_mnist",
     "make_dataset",
     "quick_mode",
