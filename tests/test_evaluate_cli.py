@@ -9,7 +9,7 @@ import shutil
 
 import numpy as np
 import pytest
-from trained_runs import our_lines, quick_run, run_vae_tf
+from trained_runs import conditional_dir, our_lines, run_dir, run_vae_tf  # noqa: F401 (fixtures)
 
 K, N = 50, 120  # small IWAE K and test subset: quick, still a clear ELBO-IWAE gap
 
@@ -17,16 +17,6 @@ K, N = 50, 120  # small IWAE K and test subset: quick, still a clear ELBO-IWAE g
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("vae_tf_cache")
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return quick_run(tmp_path_factory.mktemp("evaluate") / "run")
-
-
-@pytest.fixture(scope="module")
-def conditional_dir(tmp_path_factory):
-    return quick_run(tmp_path_factory.mktemp("evaluate") / "cond", "--conditional")
 
 
 def evaluate(path, *args, cache_dir=None):

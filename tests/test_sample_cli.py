@@ -5,17 +5,7 @@ from __future__ import annotations
 import matplotlib.image
 import numpy as np
 import pytest
-from trained_runs import our_lines, quick_run, run_vae_tf
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return quick_run(tmp_path_factory.mktemp("sample") / "run")
-
-
-@pytest.fixture(scope="module")
-def conditional_dir(tmp_path_factory):
-    return quick_run(tmp_path_factory.mktemp("sample") / "cond", "--conditional")
+from trained_runs import conditional_dir, our_lines, run_dir, run_vae_tf  # noqa: F401 (fixtures)
 
 
 def sample(path, *args):

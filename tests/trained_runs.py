@@ -1,5 +1,5 @@
 """Helpers of the ``vae-tf evaluate`` / ``vae-tf sample`` tests: run the real command in a
-subprocess, and make the quick training runs they score."""
+subprocess, and the quick training runs they score (module fixtures: import them)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import vae_tf
 
@@ -32,3 +34,15 @@ def quick_run(out: Path, *extra: str) -> Path:
     result = run_vae_tf("train", "--quick", "--epochs", "1", "--verbose", "0", "--out", str(out), *extra)
     assert result.returncode == 0, result.stderr[-2000:]
     return out
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A quick unconditional run, made once per test module."""
+    return quick_run(tmp_path_factory.mktemp("trained") / "run")
+
+
+@pytest.fixture(scope="module")
+def conditional_dir(tmp_path_factory):
+    """A quick ``--conditional`` run, made once per test module."""
+    return quick_run(tmp_path_factory.mktemp("trained") / "cond", "--conditional")

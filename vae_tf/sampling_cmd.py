@@ -11,7 +11,7 @@ import numpy as np
 
 from .files import atomic_write, save_figure
 from .run import PROG, UsageError, say
-from .trained import load_trained
+from .trained import load_trained, writing_outputs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,10 +46,12 @@ def sample_command(request: SampleRequest) -> np.ndarray:
     rows = math.ceil(request.n / cols)
     what = f"digit {digits}" if digits is not None else ("digits drawn uniformly" if model.conditions_on_digits else "prior")
     fig = plot_image_grid(_padded(images, rows * cols), rows, cols, title=f"{request.n} samples ({what})")
-    written = [save_figure(fig, request.out)]
-    if request.npy is not None:
-        written.append(atomic_write(request.npy, lambda tmp: np.save(tmp, images), suffix=".npy"))
-    say(f"{PROG}: wrote {request.n} samples ({what}, seed {request.seed}) to " + " and ".join(map(str, written)))
+    with writing_outputs():
+        written = [save_figure(fig, request.out)]
+        if request.npy is not None:
+            written.append(atomic_write(request.npy, lambda tmp: np.save(tmp, images), suffix=".npy"))
+    seeded = "unseeded" if request.seed is None else f"seed {request.seed}"
+    say(f"{PROG}: wrote {request.n} samples ({what}, {seeded}) to " + " and ".join(map(str, written)))
     return images
 
 

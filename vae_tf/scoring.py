@@ -20,7 +20,7 @@ import numpy as np
 
 from .files import atomic_write_json
 from .run import PROG, UsageError, load_data, say
-from .trained import DESCRIPTIONS, Trained, load_trained, preprocess
+from .trained import DESCRIPTIONS, Trained, load_trained, preprocess, writing_outputs
 
 RESULTS_FILE = "evaluation.json"
 ACTIVE_THRESHOLD = 0.01  # nats of mean KL per latent dimension
@@ -66,7 +66,8 @@ def evaluate_command(request: EvaluateRequest) -> dict:
     if request.judge:
         results["sample_quality"] = judge_samples(trained.model, arrays, x_test, request, data_arg)
     results["wall_time_s"] = round(time.perf_counter() - start, 2)
-    out = atomic_write_json(trained.folder / RESULTS_FILE, results)
+    with writing_outputs():
+        out = atomic_write_json(trained.folder / RESULTS_FILE, results)
     for line in summary_lines(results, out):
         say(line)
     return results
@@ -179,10 +180,13 @@ def iwae_nll(model, x: np.ndarray, num_samples: int, seed: int, batch_size: int 
 # --------------------------------------------------------------------------- sample quality
 def judge_samples(model, arrays, x_test: np.ndarray, request: EvaluateRequest, data_arg) -> dict:
     """Sample quality by the judge: as many prior samples as test images (at least 4)."""
-    from .judge import load_judge
+    from .judge import JudgeError, load_judge
     from .quality import class_histogram, digit_accuracy, frechet_distance, frechet_floor
 
-    judge = load_judge(data_arg, seed=0, verbose=2)  # prints only when it trains (once, then cached)
+    try:
+        judge = load_judge(data_arg, seed=0, verbose=2)  # prints only when it trains (once, then cached)
+    except JudgeError as e:
+        raise UsageError(f"{e} (or pass --no-judge)") from None
     n = max(len(x_test), 4)
     requested = np.arange(n) % model.num_classes if model.conditions_on_digits else None
     samples = model.sample(n, digits=requested, seed=request.seed)

@@ -8,6 +8,7 @@ Pixel preprocessing names (what the model was trained on, and what it is scored 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import binarize, binarize_dynamic, scale_images
-from .run import UsageError
+from .run import UsageError, WriteFailedError
 
 MODEL_FILE, METRICS_FILE = "model.keras", "metrics.json"
 PREPROCESSINGS = ("grey", "static", "dynamic")
@@ -99,3 +100,14 @@ def preprocess(x: np.ndarray, preprocessing: str, seed: int) -> np.ndarray:
     if preprocessing == "dynamic":
         return binarize_dynamic(x, seed=seed)
     return x
+
+
+@contextlib.contextmanager
+def writing_outputs():
+    """Turn an ``OSError`` while writing outputs (disk full, read-only folder) into
+    :class:`vae_tf.run.WriteFailedError` (exit 4); the atomic writers leave no partial file."""
+    try:
+        yield
+    except OSError as e:
+        what = repr(e.filename) if e.filename else "an output file"
+        raise WriteFailedError(f"could not write {what} ({e.strerror or e}); nothing was half-written.") from None
