@@ -54,7 +54,7 @@ def _checked(name: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``vae-tf`` argument parser (sub-command ``train``)."""
+    """The ``vae-tf`` argument parser (sub-commands ``train``, ``evaluate``, ``sample``)."""
     parser = _Parser(prog=PROG, description="Variational autoencoders on MNIST (Keras 3 / TensorFlow).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     t = sub.add_parser(
