@@ -28,3 +28,17 @@ def small_batch(mnist):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def judge_cache(tmp_path_factory):
+    """A fresh judge cache for this test session (the judge trains once, on first use)."""
+    return tmp_path_factory.mktemp("vae_tf_cache")
+
+
+@pytest.fixture(scope="session")
+def judge(judge_cache):
+    """The independent judge, trained once per test session into ``judge_cache``."""
+    from vae_tf.judge import load_judge
+
+    return load_judge(cache_dir=judge_cache, seed=0)

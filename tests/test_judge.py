@@ -25,16 +25,6 @@ from vae_tf.quality import (
 
 
 @pytest.fixture(scope="session")
-def judge_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("vae_tf_cache")
-
-
-@pytest.fixture(scope="session")
-def judge(judge_cache):
-    return load_judge(cache_dir=judge_cache, seed=0)
-
-
-@pytest.fixture(scope="session")
 def test_set(mnist):
     _, (x_test, y_test) = mnist
     return x_test, y_test.astype("int64")

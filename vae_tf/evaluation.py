@@ -83,6 +83,34 @@ def standard_normal_log_density(z):
     return -0.5 * ops.sum(_LOG_2PI + ops.square(z), axis=-1)
 
 
+def importance_log_weights(x, z, z_mean, z_log_var, decode, likelihood: str = "bernoulli", sigma: float = 0.1):
+    """The log importance weights ``log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x)`` of a VAE
+    with prior ``N(0, I)`` and Gaussian ``q(z|x) = N(z_mean, exp(z_log_var))``, in nats.
+
+    The one place the package computes them: :func:`iwae_log_likelihood` (evaluation) and
+    :class:`vae_tf.IWAE` (training) both call it.
+
+    Args:
+        x: images ``(B, *image_shape)``.
+        z: codes ``(K, B, latent_dim)`` drawn from ``q(z|x)``.
+        z_mean, z_log_var: the parameters of ``q(z|x)``, ``(B, latent_dim)``.
+        decode: callable from codes ``(K * B, latent_dim)`` to decoder logits ``(K * B, *image_shape)``.
+        likelihood, sigma: as :func:`vae_tf.losses.reconstruction_log_likelihood`.
+
+    Returns:
+        ``(log_w, log_px_z)``, float32 tensors of shape ``(K, B)``: the log-weights and their
+        ``log p(x|z_k)`` part.
+    """
+    num, batch, latent = ops.shape(z)[0], ops.shape(z)[1], z.shape[-1]
+    log_q = diagonal_gaussian_log_density(z, z_mean, z_log_var)
+    log_prior = standard_normal_log_density(z)
+    logits = ops.cast(decode(ops.reshape(z, (-1, latent))), "float32")  # (K * B, *image_shape)
+    x_rep = ops.tile(x, [num] + [1] * (len(x.shape) - 1))  # (K * B, *image_shape), z's order
+    log_px_z = reconstruction_log_likelihood(x_rep, logits, likelihood, sigma)
+    log_px_z = ops.reshape(log_px_z, (num, batch))
+    return log_px_z + log_prior - log_q, log_px_z
+
+
 # --------------------------------------------------------------------------- VAE estimators
 def _check_vae_input(vae, x) -> np.ndarray:
     """``x`` as ``float32`` images of ``vae.image_shape`` under the package's pixel rule
@@ -134,13 +162,8 @@ def _log_weights_fn(vae):
         # SeedGenerator seeds, which would retrace or carry state, so this one call stays tf.
         eps = tf.random.stateless_normal(ops.stack([num, batch, latent]), seed=seed, dtype=z_mean.dtype)
         z = z_mean + ops.exp(0.5 * z_log_var) * eps  # (num, B, latent)
-        log_q = diagonal_gaussian_log_density(z, z_mean, z_log_var)
-        log_prior = standard_normal_log_density(z)
-        logits = model.decoder(ops.reshape(z, (-1, latent)), training=False)  # (num * B, *image_shape)
-        x_rep = ops.tile(x, [num] + [1] * len(shape))  # (num * B, *image_shape), z's order
-        log_px_z = reconstruction_log_likelihood(x_rep, logits, likelihood, sigma)
-        log_px_z = ops.reshape(log_px_z, ops.stack([num, batch]))
-        return log_px_z + log_prior - log_q, log_px_z
+        decode = lambda codes: model.decoder(codes, training=False)  # noqa: E731
+        return importance_log_weights(x, z, z_mean, z_log_var, decode, likelihood, sigma)
 
     signature = [
         tf.TensorSpec((None, *shape), tf.float32),
