@@ -1,6 +1,7 @@
 """``vae-tf evaluate``: evaluation.json and the summary on quick runs, and bad input (exit 2).
 
-The judge trains once per test session into a temporary ``$VAE_TF_CACHE_DIR`` (1-3 minutes)."""
+The judge trains once per test session (conftest's ``judge``); the commands find it through
+``$VAE_TF_CACHE_DIR`` set to that session cache."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ K, N = 50, 120  # small IWAE K and test subset: quick, still a clear ELBO-IWAE g
 
 
 @pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("vae_tf_cache")
+def cache_dir(judge, judge_cache):
+    """The session's judge cache (conftest), the judge already trained there: the commands find it."""
+    return judge_cache
 
 
 def evaluate(path, *args, cache_dir=None):

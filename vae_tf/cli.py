@@ -237,6 +237,21 @@ def _add_sample(sub) -> None:
     s.add_argument("--npy", default=None, metavar="FILE.npy", help="also save the images (n, 28, 28, 1) float32")
 
 
+def _interruptible(handler):
+    """``handler`` with Ctrl-C after start-up reported as one line, exit 130 (the outputs are
+    written atomically, so none is half-written)."""
+
+    def run(args: argparse.Namespace) -> None:
+        try:
+            handler(args)
+        except KeyboardInterrupt:
+            from .run import RunInterrupted
+
+            raise RunInterrupted(f"interrupted by SIGINT; no {args.command} output is half-written.", 2) from None
+
+    return run
+
+
 def _evaluate(args: argparse.Namespace) -> None:
     from .scoring import EvaluateRequest, evaluate_command
 
@@ -255,4 +270,4 @@ def _sample(args: argparse.Namespace) -> None:
 
 
 #: Sub-commands other than ``train``: name -> handler of the parsed arguments.
-COMMANDS = {"evaluate": _evaluate, "sample": _sample}
+COMMANDS = {"evaluate": _interruptible(_evaluate), "sample": _interruptible(_sample)}
