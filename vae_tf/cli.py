@@ -69,7 +69,7 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``vae-tf`` argument parser (sub-command ``train``)."""
+    """The ``vae-tf`` argument parser (sub-commands ``train``, ``evaluate``, ``sample``)."""
     parser = _Parser(prog=PROG, description="Variational autoencoders on MNIST (Keras 3 / TensorFlow).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     t = sub.add_parser(
@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     _training_options(t.add_argument_group("training"))
     _data_options(t.add_argument_group("data"))
     _output_options(t.add_argument_group("output"))
+
+    _add_evaluate(sub)
+    _add_sample(sub)
     return parser
 
 
@@ -194,6 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
+        if args.command in COMMANDS:
+            COMMANDS[args.command](args)
+            return EXIT_OK
         train(request_from_args(args))
         return EXIT_OK
     except RunError as e:
@@ -202,3 +208,101 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # before the run's signal guard was installed (start-up)
         say(f"{PROG}: interrupted during start-up; nothing was written.", file=sys.stderr)
         return 130
+
+
+# --------------------------------------------------------------------------- evaluate and sample
+def _count(minimum: int):
+    """An argparse ``type``: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _add_evaluate(sub) -> None:
+    from .trained import PREPROCESSINGS
+
+    e = sub.add_parser(
+        "evaluate",
+        help="score a trained model: -ELBO, IWAE NLL, active units, per digit, sample quality by the judge",
+        description=(
+            "Score a trained model on held-out MNIST test images and write evaluation.json beside it. "
+            "Exit codes: 0 done, 2 bad input."
+        ),
+    )
+    e.prog = f"{PROG} evaluate"
+    e.add_argument("model", metavar="RUN_DIR_OR_MODEL", help="a run directory of 'vae-tf train', or a .keras file")
+    e.add_argument("--iwae-samples", type=_count(1), default=1000, metavar="K",
+                   help="importance samples per image for the IWAE NLL (default 1000)")
+    e.add_argument("--test-size", type=_count(4), default=None, metavar="N",
+                   help="score N random test images (default all)")
+    e.add_argument("--seed", type=_count(0), default=0, metavar="N",
+                   help="seed of the test subset, the importance samples and the prior samples (default 0)")
+    e.add_argument("--data", metavar="PATH", default=None,
+                   help="mnist.npz to score on (default: the training run's file, else as 'train' finds it)")
+    e.add_argument("--preprocessing", choices=PREPROCESSINGS, default=None,
+                   help="pixels to score: grey levels, static (binarized at 0.5) or dynamic (seeded Bernoulli draw); "
+                        "default: what the run trained on (grey for a bare model file)")
+    e.add_argument("--allow-preprocessing-mismatch", action="store_true",
+                   help="score with a --preprocessing other than the one the model was trained on")
+    e.add_argument("--no-judge", action="store_true",
+                   help="skip sample quality (the judge trains once, 1-2 minutes, then is cached)")
+
+
+def _add_sample(sub) -> None:
+    s = sub.add_parser(
+        "sample",
+        help="draw images from a trained model's prior into a PNG grid (and --npy)",
+        description="Draw N images from a trained model and save them as a PNG grid. Exit codes: 0 done, 2 bad input.",
+    )
+    s.prog = f"{PROG} sample"
+    s.add_argument("model", metavar="RUN_DIR_OR_MODEL", help="a run directory of 'vae-tf train', or a .keras file")
+    s.add_argument("--n", type=_count(1), required=True, metavar="N", help="number of samples")
+    s.add_argument("--digit", type=int, default=None, metavar="D",
+                   help="digit 0-9 (digit-conditioned models only; default: digits drawn uniformly)")
+    s.add_argument("--seed", type=_count(0), default=None, metavar="S", help="seed; same seed, same images")
+    s.add_argument("--out", required=True, metavar="FILE.png", help="the PNG grid to write")
+    s.add_argument("--npy", default=None, metavar="FILE.npy", help="also save the images (n, 28, 28, 1) float32")
+
+
+def _interruptible(handler):
+    """``handler`` with Ctrl-C after start-up reported as one line, exit 130 (the outputs are
+    written atomically, so none is half-written)."""
+
+    def run(args: argparse.Namespace) -> None:
+        try:
+            handler(args)
+        except KeyboardInterrupt:
+            from .run import RunInterrupted
+
+            raise RunInterrupted(f"interrupted by SIGINT; no {args.command} output is half-written.", 2) from None
+
+    return run
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from .scoring import EvaluateRequest, evaluate_command
+
+    evaluate_command(EvaluateRequest(
+        path=Path(args.model), iwae_samples=args.iwae_samples, test_size=args.test_size, seed=args.seed,
+        data=args.data, preprocessing=args.preprocessing,
+        allow_preprocessing_mismatch=args.allow_preprocessing_mismatch, judge=not args.no_judge,
+    ))
+
+
+def _sample(args: argparse.Namespace) -> None:
+    from .sampling_cmd import SampleRequest, sample_command
+
+    sample_command(SampleRequest(path=Path(args.model), n=args.n, out=Path(args.out), digit=args.digit,
+                                 seed=args.seed, npy=None if args.npy is None else Path(args.npy)))
+
+
+#: Sub-commands other than ``train``: name -> handler of the parsed arguments.
+COMMANDS = {"evaluate": _interruptible(_evaluate), "sample": _interruptible(_sample)}

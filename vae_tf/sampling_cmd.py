@@ -1,0 +1,74 @@
+"""``vae-tf sample``: draw images from a trained model's prior and save them as a PNG grid
+(and, with ``--npy``, the raw pixel means as a NumPy array ``(n, 28, 28, 1)`` float32)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .files import atomic_write, save_figure
+from .run import PROG, UsageError, say
+from .trained import load_trained, writing_outputs
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleRequest:
+    """The options of ``vae-tf sample`` (see its ``--help``)."""
+
+    path: Path
+    n: int
+    out: Path
+    digit: int | None = None
+    seed: int | None = None
+    npy: Path | None = None
+
+
+def sample_command(request: SampleRequest) -> np.ndarray:
+    """Run ``vae-tf sample``; return the images ``(n, 28, 28, 1)``. Raises
+    :class:`vae_tf.run.UsageError` for a bad model, ``--n``, ``--digit`` or output path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .plotting import plot_image_grid
+
+    if request.n < 1:
+        raise UsageError(f"--n must be an integer >= 1, got {request.n}.")
+    for target in (request.out, request.npy):
+        if target is not None and not Path(target).parent.is_dir():
+            raise UsageError(f"the folder of {target} does not exist; create it first.")
+    model = load_trained(request.path).model
+    digits = check_digit(model, request.digit)
+    images = model.sample(request.n, digits=None if digits is None else np.full(request.n, digits), seed=request.seed)
+    cols = math.ceil(math.sqrt(request.n))
+    rows = math.ceil(request.n / cols)
+    what = f"digit {digits}" if digits is not None else ("digits drawn uniformly" if model.conditions_on_digits else "prior")
+    fig = plot_image_grid(_padded(images, rows * cols), rows, cols, title=f"{request.n} samples ({what})")
+    with writing_outputs():
+        written = [save_figure(fig, request.out)]
+        if request.npy is not None:
+            written.append(atomic_write(request.npy, lambda tmp: np.save(tmp, images), suffix=".npy"))
+    seeded = "unseeded" if request.seed is None else f"seed {request.seed}"
+    say(f"{PROG}: wrote {request.n} samples ({what}, {seeded}) to " + " and ".join(map(str, written)))
+    return images
+
+
+def check_digit(model, digit: int | None) -> int | None:
+    """``digit`` if the model can take it: None for any model, 0..num_classes-1 for a
+    digit-conditioned one. Raises :class:`UsageError` otherwise."""
+    if digit is None:
+        return None
+    if not model.conditions_on_digits:
+        raise UsageError(f"--digit {digit}: this {type(model).__name__} is not digit-conditioned; drop --digit "
+                         "(train with --conditional for a model that takes one).")
+    if not 0 <= digit < model.num_classes:
+        raise UsageError(f"--digit must be in 0..{model.num_classes - 1}, got {digit}.")
+    return digit
+
+
+def _padded(images: np.ndarray, size: int) -> np.ndarray:
+    """``images`` with blank images appended up to ``size`` (to fill the grid's last row)."""
+    blank = np.zeros((size - len(images), *images.shape[1:]), images.dtype)
+    return np.concatenate([images, blank])

@@ -1,0 +1,237 @@
+"""``vae-tf evaluate``: score a trained model on held-out MNIST and write ``evaluation.json``.
+
+What it measures, all per test image in nats: the negative ELBO (``beta = 1``) and its two
+terms; for an unconditional model the importance-weighted NLL ``-L_K``
+(:func:`vae_tf.iwae_log_likelihood`) and the active units; every value also per digit (by the
+test labels); and sample quality by the independent judge (:func:`vae_tf.load_judge`): the
+class histogram of prior samples, per-digit accuracy of digit-conditioned samples, and the
+Fréchet distance of samples to test images beside the test set's own halves (the floor).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .files import atomic_write_json
+from .run import PROG, UsageError, load_data, say
+from .trained import DESCRIPTIONS, Trained, load_trained, preprocess, writing_outputs
+
+RESULTS_FILE = "evaluation.json"
+ACTIVE_THRESHOLD = 0.01  # nats of mean KL per latent dimension
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateRequest:
+    """The options of ``vae-tf evaluate`` (see its ``--help``)."""
+
+    path: Path
+    iwae_samples: int = 1000
+    test_size: int | None = None
+    seed: int = 0
+    data: str | None = None
+    preprocessing: str | None = None
+    allow_preprocessing_mismatch: bool = False
+    judge: bool = True
+
+
+def evaluate_command(request: EvaluateRequest) -> dict:
+    """Run ``vae-tf evaluate``: score, write ``evaluation.json`` beside the model, print the
+    summary; return the results. Raises :class:`vae_tf.run.UsageError` for bad input."""
+    from .data import MNISTError, subset
+
+    start = time.perf_counter()
+    trained = load_trained(request.path)
+    pre = choose_preprocessing(trained, request)
+    data_arg = request.data or _run_data_path(trained)
+    try:
+        arrays, info = load_data(data_arg, None)
+    except MNISTError as e:
+        raise UsageError(str(e)) from None
+    x_test, y_test = subset(*arrays[1], request.test_size, seed=request.seed)
+    x = preprocess(x_test, pre["used"], seed=request.seed)
+    results = {
+        "model": trained.model_path.name,
+        "model_class": type(trained.model).__name__,
+        "data": _data_record(info, trained, len(x)),
+        "preprocessing": pre,
+        "seed": request.seed,
+        **score_likelihood(trained.model, x, y_test, request),
+    }
+    if request.judge:
+        results["sample_quality"] = judge_samples(trained.model, arrays, x_test, request, data_arg)
+    results["wall_time_s"] = round(time.perf_counter() - start, 2)
+    with writing_outputs():
+        out = atomic_write_json(trained.folder / RESULTS_FILE, results)
+    for line in summary_lines(results, out):
+        say(line)
+    return results
+
+
+def _run_data_path(trained: Trained) -> str | None:
+    path = (trained.run.get("data") or {}).get("path")
+    return path if path and Path(path).is_file() else None
+
+
+def choose_preprocessing(trained: Trained, request: EvaluateRequest) -> dict:
+    """``{"trained": ..., "used": ..., "source": ...}``: the preprocessing the run recorded
+    (None for a bare model file) and the one to score with (``--preprocessing``, else the
+    trained one, else grey levels). Raises :class:`UsageError` when they differ, unless
+    ``allow_preprocessing_mismatch``."""
+    trained_on, asked = trained.preprocessing, request.preprocessing
+    used = asked or trained_on or "grey"
+    if trained_on and used != trained_on and not request.allow_preprocessing_mismatch:
+        raise UsageError(
+            f"the model was trained on {DESCRIPTIONS[trained_on]} pixels but --preprocessing {used} asks for "
+            f"{DESCRIPTIONS[used]}; scores across preprocessings are not comparable. Drop --preprocessing, or "
+            "pass --allow-preprocessing-mismatch."
+        )
+    source = "metrics.json" if trained_on and not asked else ("--preprocessing" if asked else "default (no run record)")
+    return {"trained": trained_on, "used": used, "description": DESCRIPTIONS[used], "source": source}
+
+
+def _data_record(info: dict, trained: Trained, n: int) -> dict:
+    recorded = (trained.run.get("data") or {}).get("sha256")
+    return {
+        "source": Path(info["source"]).name if info["path"] else info["source"],
+        "sha256": info["sha256"],
+        "n_test_used": n,
+        "n_test_file": info["n_test_file"],
+        "same_as_training_run": None if recorded is None else recorded == info["sha256"],
+    }
+
+
+# --------------------------------------------------------------------------- likelihood
+def score_likelihood(model, x: np.ndarray, y: np.ndarray, request: EvaluateRequest) -> dict:
+    """Negative ELBO and its terms, IWAE NLL and active units (unconditional models), as
+    means and per digit. ``x``: preprocessed test images; ``y``: their labels."""
+    notes = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        per_example = _elbo_terms(model, x, y, request.seed)
+        if model.conditions_on_digits:
+            notes.append("No IWAE NLL or active units: a digit-conditioned decoder sees the classifier's "
+                         "prediction, a function of x, so it defines no likelihood of x alone.")
+            active = None
+        else:
+            per_example["iwae_nll"] = iwae_nll(model, x, request.iwae_samples, request.seed)
+            from .evaluation import active_units
+
+            active = active_units(model, x, threshold=ACTIVE_THRESHOLD)
+    # The estimators warn with their own name first ("evaluate_elbo: ..."); one note per message.
+    notes += sorted({str(w.message).split(": ", 1)[-1] for w in caught if issubclass(w.category, UserWarning)})
+    means = {f"{k}_nats": float(np.mean(v)) for k, v in per_example.items()}
+    by_digit = {
+        str(d): {f"{k}_nats": float(np.mean(v[y == d])) for k, v in per_example.items()} | {"n": int(np.sum(y == d))}
+        for d in range(10) if np.any(y == d)
+    }
+    return {
+        "likelihood": model.likelihood,
+        "iwae_samples": None if model.conditions_on_digits else request.iwae_samples,
+        "test": means,
+        "test_per_digit": by_digit,
+        "active_units": active,
+        "latent_dim": model.latent_dim,
+        "active_threshold_nats": ACTIVE_THRESHOLD,
+        "notes": notes,
+    }
+
+
+def _elbo_terms(model, x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """Per-example ``neg_elbo``, ``reconstruction_loss`` and ``kl_loss`` (one z sample)."""
+    if not model.conditions_on_digits:
+        from .evaluation import evaluate_elbo
+
+        terms = evaluate_elbo(model, x, seed=seed)
+        return {"neg_elbo": -terms["elbo"], "reconstruction_loss": terms["reconstruction_loss"],
+                "kl_loss": terms["kl_loss"]}
+    from keras import ops
+
+    parts = [model.loss_terms(ops.convert_to_tensor(x[i : i + 500]), ops.convert_to_tensor(y[i : i + 500]))
+             for i in range(0, len(x), 500)]
+    recon, kl = (np.concatenate([ops.convert_to_numpy(p[k]) for p in parts]).astype("float64")
+                 for k in ("reconstruction_loss", "kl_loss"))
+    return {"neg_elbo": recon + kl, "reconstruction_loss": recon, "kl_loss": kl}
+
+
+def iwae_nll(model, x: np.ndarray, num_samples: int, seed: int, batch_size: int = 100) -> np.ndarray:
+    """``-`` :func:`vae_tf.iwae_log_likelihood` per image (nats), with a progress bar on
+    stderr; batch ``i`` is seeded by ``(seed, i)``."""
+    import keras
+
+    from .evaluation import iwae_log_likelihood
+
+    out = np.empty(len(x), dtype="float64")
+    bar = keras.utils.Progbar(len(x), verbose=1 if sys.stderr.isatty() else 2, unit_name="image")
+    for i, start in enumerate(range(0, len(x), batch_size)):
+        xb = x[start : start + batch_size]
+        out[start : start + len(xb)] = -iwae_log_likelihood(
+            model, xb, num_samples=num_samples, batch_size=batch_size, seed=seed * 1_000_003 + i
+        )
+        bar.update(start + len(xb))
+    return out
+
+
+# --------------------------------------------------------------------------- sample quality
+def judge_samples(model, arrays, x_test: np.ndarray, request: EvaluateRequest, data_arg) -> dict:
+    """Sample quality by the judge: as many prior samples as test images (at least 4)."""
+    from .judge import JudgeError, load_judge
+    from .quality import class_histogram, digit_accuracy, frechet_distance, frechet_floor
+
+    try:
+        judge = load_judge(data_arg, seed=0, verbose=2)  # prints only when it trains (once, then cached)
+    except JudgeError as e:
+        raise UsageError(f"{e} (or pass --no-judge)") from None
+    n = max(len(x_test), 4)
+    requested = np.arange(n) % model.num_classes if model.conditions_on_digits else None
+    samples = model.sample(n, digits=requested, seed=request.seed)
+    predicted = judge.predict(samples)
+    result = {
+        "judge_test_accuracy": judge.test_accuracy,
+        "n_samples": n,
+        "class_histogram": class_histogram(predicted),
+        "frechet_distance": frechet_distance(judge, samples, x_test),
+        "frechet_floor_test_halves": frechet_floor(judge, x_test, seed=request.seed),
+        "frechet_note": "judge features; samples (pixel means) vs grey-level test images; the floor compares "
+                        "two halves of those test images (smaller sets: biased upward)",
+    }
+    if requested is not None:
+        result["digit_accuracy"] = digit_accuracy(predicted, requested)
+    return result
+
+
+# --------------------------------------------------------------------------- summary
+def summary_lines(r: dict, out: Path) -> list[str]:
+    """The one-screen summary of results ``r`` written to ``out``."""
+    t, d, p = r["test"], r["data"], r["preprocessing"]
+    lines = [
+        f"{PROG}: evaluated {r['model_class']} ({r['model']}, {r['likelihood']} likelihood, latent_dim {r['latent_dim']})",
+        f"  data: {d['source']} (sha256 {d['sha256'][:12]}), {d['n_test_used']:,} of {d['n_test_file']:,} test images"
+        + {True: ", same file as training", False: ", NOT the training run's file", None: ""}[d["same_as_training_run"]],
+        f"  pixels: {p['description']} (from {p['source']}; trained on {p['trained'] or 'unknown'})",
+        f"  -ELBO {t['neg_elbo_nats']:.2f} nats = reconstruction {t['reconstruction_loss_nats']:.2f} + KL {t['kl_loss_nats']:.2f}",
+    ]
+    if "iwae_nll_nats" in t:
+        lines.append(f"  IWAE NLL (K={r['iwae_samples']}) {t['iwae_nll_nats']:.2f} nats; "
+                     f"active units {r['active_units']} of {r['latent_dim']}")
+    per = r["test_per_digit"]
+    key = "iwae_nll_nats" if "iwae_nll_nats" in t else "neg_elbo_nats"
+    lines.append(f"  per digit {key[:-5]}: " + " ".join(f"{k}:{v[key]:.1f}" for k, v in per.items()))
+    q = r.get("sample_quality")
+    if q:
+        h = q["class_histogram"]
+        lines.append(f"  judge (test accuracy {q['judge_test_accuracy']:.4f}) on {q['n_samples']} samples: "
+                     f"{h['classes_covered']}/10 digits, entropy {h['entropy_nats']:.3f} of {h['max_entropy_nats']:.3f} nats")
+        if "digit_accuracy" in q:
+            lines.append(f"  conditioned samples recognised as the asked digit: {q['digit_accuracy']['accuracy']:.3f}")
+        lines.append(f"  Frechet distance to test images {q['frechet_distance']:.2f} (test halves floor "
+                     f"{q['frechet_floor_test_halves']:.2f})")
+    lines += [f"  note: {n}" for n in r["notes"]]
+    lines.append(f"{PROG}: wrote {out} ({r['wall_time_s']:.1f} s)")
+    return lines
+
