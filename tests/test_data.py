@@ -281,3 +281,18 @@ def test_without_a_seed_keras_set_random_seed_makes_it_reproducible(small_batch)
     np.testing.assert_array_equal(*firsts)
     with pytest.raises(vae_tf.InputError, match="start_epoch must be an integer >= 0, got -1"):
         vae_tf.make_dataset(x[:8], start_epoch=-1)
+
+
+def test_describe_mnist_source_prints_no_machine_path(tmp_path, monkeypatch):
+    from vae_tf.data import PROJECT_ROOT, describe_mnist_source
+
+    outside = tmp_path / "elsewhere" / "mnist.npz"
+    outside.parent.mkdir()
+    outside.write_bytes(b"")
+    assert describe_mnist_source(outside) == "mnist.npz"
+    inside = PROJECT_ROOT / "data" / "mnist.npz"
+    if inside.exists():
+        monkeypatch.delenv("VAE_TF_MNIST", raising=False)
+        assert describe_mnist_source(inside) == "data/mnist.npz"
+    monkeypatch.setattr("vae_tf.data.find_mnist", lambda path=None: None)
+    assert describe_mnist_source() == "keras.datasets.mnist (download)"

@@ -69,6 +69,21 @@ def find_mnist(path: str | os.PathLike | None = None) -> Path | None:
     return next((p for p in _local_candidates() if p.is_file()), None)
 
 
+def describe_mnist_source(path: str | os.PathLike | None = None) -> str:
+    """Where :func:`load_mnist` reads from, for printing without machine paths: a file in
+    this project as a path relative to it (``data/mnist.npz``), any other file by its name
+    alone, or ``"keras.datasets.mnist (download)"``. Raises :class:`MNISTError` like
+    :func:`find_mnist`."""
+    found = find_mnist(path)
+    if found is None:
+        return "keras.datasets.mnist (download)"
+    absolute = Path(os.path.abspath(found))  # the link's own place: data/mnist.npz may be a symlink
+    try:
+        return absolute.relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return absolute.name
+
+
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     if not os.access(path, os.R_OK):
         raise MNISTError(f"MNIST file {str(path)!r} is not readable (check its permissions).")
