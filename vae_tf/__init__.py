@@ -54,7 +54,7 @@ except KeyboardInterrupt:
     if not _run_as_command():
         raise
     print("vae-tf: interrupted during start-up; nothing was written.", file=_sys.stderr, flush=True)
-    raise SystemExit(130) from None
+    _os._exit(130)  # not SystemExit: the interrupt may have set CPython's re-kill flag (see __main__)
 
 __version__ = "0.1.0"
 
