@@ -127,7 +127,7 @@ def test_scale_binarize_split_subset(rng):
     b = vae_tf.binarize(s)
     assert set(np.unique(b)) <= {0.0, 1.0}
     np.testing.assert_array_equal(b, (s > 0.5).astype("float32"))
-    d1, d2 = vae_tf.binarize_dynamic(s, seed=1), vae_tf.binarize_dynamic(s, seed=1)
+    d1, d2 = vae_tf.binarize_static(s, seed=1), vae_tf.binarize_static(s, seed=1)
     np.testing.assert_array_equal(d1, d2)
     assert abs(d1.mean() - s.mean()) < 0.01
     (xf, yf), (xv, yv) = vae_tf.split_validation(x, y, val_fraction=0.2, seed=0)
@@ -204,7 +204,7 @@ def test_make_dataset_keeps_binary_uint8_and_rejects_float_grey_levels(rng):
         ({"y": np.arange(20) % 10 + 1}, "SVHN"),
         ({"y": np.zeros(19, int)}, "x has 20 images but y has 19 labels"),
         ({"y": np.full(20, 3), "num_classes": 3}, r"y must be in \[0, 3\)"),
-        ({"binarization": "always"}, "binarization must be None, 'static' or 'dynamic'"),
+        ({"binarization": "always"}, "binarization must be None .grey levels., 'threshold', 'static' or 'dynamic'"),
     ],
 )
 def test_make_dataset_rejects_bad_input_with_a_clear_message(kwargs, match):
@@ -296,3 +296,25 @@ def test_describe_mnist_source_prints_no_machine_path(tmp_path, monkeypatch):
         assert describe_mnist_source(inside) == "data/mnist.npz"
     monkeypatch.setattr("vae_tf.data.find_mnist", lambda path=None: None)
     assert describe_mnist_source() == "keras.datasets.mnist (download)"
+
+
+def test_the_three_binarization_schemes_and_their_names(rng):
+    """threshold: deterministic at 0.5; static: one seeded draw, the same every epoch;
+    dynamic: a fresh draw every epoch (issue 13: one name per scheme)."""
+    x = rng.integers(0, 256, size=(64, 28, 28), dtype=np.uint8)
+    grey = vae_tf.scale_images(x)
+    assert vae_tf.BINARIZATIONS == ("threshold", "static", "dynamic")
+
+    def two_epochs(scheme):
+        ds = vae_tf.make_dataset(x, batch_size=64, shuffle=False, seed=5, binarization=scheme)
+        return [next(iter(ds)).numpy() for _ in range(2)]
+
+    t1, t2 = two_epochs("threshold")
+    np.testing.assert_array_equal(t1, vae_tf.binarize(grey))
+    np.testing.assert_array_equal(t1, t2)
+    s1, s2 = two_epochs("static")
+    np.testing.assert_array_equal(s1, s2)  # drawn once
+    assert set(np.unique(s1)) == {0.0, 1.0} and not np.array_equal(s1, t1)
+    assert abs(s1.mean() - grey.mean()) < 0.01
+    d1, d2 = two_epochs("dynamic")
+    assert set(np.unique(d1)) == {0.0, 1.0} and not np.array_equal(d1, d2)  # drawn anew each epoch

@@ -94,10 +94,10 @@ def test_conditional_model_reports_digit_accuracy(conditional_dir, cache_dir):
 def test_bare_model_file_and_preprocessing_flag(run_dir, tmp_path):
     shutil.copy(run_dir / "model.keras", tmp_path / "m.keras")
     result = evaluate(tmp_path / "m.keras", "--iwae-samples", "5", "--test-size", "20", "--no-judge",
-                      "--preprocessing", "static")
+                      "--preprocessing", "threshold")
     assert result.returncode == 0, result.stderr[-2000:]
     r = json.loads((tmp_path / "evaluation.json").read_text())
-    assert r["preprocessing"]["trained"] is None and r["preprocessing"]["used"] == "static"
+    assert r["preprocessing"]["trained"] is None and r["preprocessing"]["used"] == "threshold"
     assert r["data"]["same_as_training_run"] is None and "sample_quality" not in r
     assert "binarized at 0.5" in result.stdout
     assert not any("not a bound" in n for n in r["notes"])  # binary pixels: a real bound

@@ -20,9 +20,10 @@ try:  # importing TensorFlow takes seconds: a Ctrl-C then is the command's, not 
     from .autoencoders import Autoencoder, corrupt
     from .conditional import AuxiliaryClassifierVAE, ConditionalVAE, StyleGridHistory, build_classifier
     from .data import (
+        BINARIZATIONS,
         MNISTError,
         binarize,
-        binarize_dynamic,
+        binarize_static,
         find_mnist,
         load_mnist,
         make_dataset,
@@ -75,7 +76,8 @@ __all__ = [
     "active_units",
     "bernoulli_log_likelihood",
     "binarize",
-    "binarize_dynamic",
+    "BINARIZATIONS",
+    "binarize_static",
     "build_classifier",
     "build_decoder",
     "build_encoder",

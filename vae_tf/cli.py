@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .architectures import ARCHITECTURES
 from .config import ConfigError, RunConfig, check_value, rule
+from .data import BINARIZATIONS
 from .distribute import STRATEGY_NAMES
 from .losses import LIKELIHOODS
 from .run import EXIT_DIVERGED, EXIT_OK, EXIT_USAGE, EXIT_WORKER_LOST, EXIT_WRITE_FAILED, PROG, RunError, RunRequest, UsageError, say  # noqa: F401
@@ -101,6 +102,9 @@ def _model_options(g) -> None:
     g.add_argument("--likelihood", choices=LIKELIHOODS, default=None, help=f"p(x|z) (default {FULL.likelihood})")
     g.add_argument("--sigma", type=_checked("sigma"), default=None,
                    help=f"std of the Gaussian likelihood (default {FULL.sigma})")
+    g.add_argument("--binarization", choices=BINARIZATIONS, default=None,
+                   help="binarize the pixels: threshold (at 0.5), static (one Bernoulli draw, kept) or dynamic "
+                        "(a fresh draw every epoch; held-out images are one fixed draw) (default: grey levels)")
     g.add_argument("--beta", type=_checked("beta"), default=None,
                    help=f"weight of the KL term; 1 = ELBO (default {FULL.beta})")
     g.add_argument("--conditional", action="store_true", default=None,
@@ -248,7 +252,7 @@ def _add_evaluate(sub) -> None:
     e.add_argument("--data", metavar="PATH", default=None,
                    help="mnist.npz to score on (default: the training run's file, else as 'train' finds it)")
     e.add_argument("--preprocessing", choices=PREPROCESSINGS, default=None,
-                   help="pixels to score: grey levels, static (binarized at 0.5) or dynamic (seeded Bernoulli draw); "
+                   help="pixels to score: grey levels, threshold (binarized at 0.5) or static (one seeded Bernoulli draw, also used for dynamically binarized runs); "
                         "default: what the run trained on (grey for a bare model file)")
     e.add_argument("--allow-preprocessing-mismatch", action="store_true",
                    help="score with a --preprocessing other than the one the model was trained on")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from .architectures import ARCHITECTURES
+from .data import BINARIZATIONS
 from .losses import LIKELIHOODS
 
 
@@ -49,6 +50,8 @@ class RunConfig:
     beta: float = _field(1.0, kind=float, ok=lambda v: v >= 0, what="a number >= 0")
     likelihood: str = _field("bernoulli", kind=str, ok=_any, what=f"one of {LIKELIHOODS}", choices=LIKELIHOODS)
     sigma: float = _field(0.1, kind=float, ok=lambda v: v > 0, what="a number > 0")
+    binarization: str | None = _field(None, kind=str, ok=_any, what=f"one of {BINARIZATIONS}", optional=True,
+                                      choices=BINARIZATIONS)
     conditional: bool = _field(False, kind=bool, ok=_any, what="true or false")
     seed: int = _field(0, kind=int, ok=lambda v: v >= 0, what="an integer >= 0")
     train_size: int | None = _field(None, kind=int, ok=lambda v: v >= 2, what="an integer >= 2", optional=True)
@@ -62,7 +65,7 @@ class RunConfig:
     #: The only settings a resumed run may change (a larger ``epochs`` trains a run further).
     MAY_CHANGE_ON_RESUME: ClassVar[tuple[str, ...]] = ("epochs",)
     #: Fields added after checkpoints were first written, and the value older checkpoints imply.
-    ADDED_LATER: ClassVar[Mapping[str, Any]] = {"mixed_precision": False}
+    ADDED_LATER: ClassVar[Mapping[str, Any]] = {"mixed_precision": False, "binarization": None}
 
     # ------------------------------------------------------------------ constructors
     @classmethod

@@ -175,14 +175,24 @@ def scale_images(x: np.ndarray) -> np.ndarray:
     return x[..., None] if x.ndim == 3 else x
 
 
+#: The binarization schemes of MNIST, one name each (as in the literature):
+#: ``"threshold"`` pixel > 0.5 becomes 1 (deterministic); ``"static"`` each pixel 1 with
+#: probability its grey level, drawn ONCE and kept (Larochelle & Murray's static MNIST);
+#: ``"dynamic"`` such a draw made afresh every epoch (training only; Burda et al. 2016).
+BINARIZATIONS = ("threshold", "static", "dynamic")
+
+
 def binarize(x: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    """Static binarization: pixels of ``x`` (in ``[0, 1]``) above ``threshold`` become 1, others 0."""
+    """Threshold binarization (scheme ``"threshold"``): pixels of ``x`` (in ``[0, 1]``) above
+    ``threshold`` become 1, others 0; ``float32``, same shape."""
     return (np.asarray(x) > threshold).astype("float32")
 
 
-def binarize_dynamic(x: np.ndarray, seed: int | None = None) -> np.ndarray:
-    """Dynamic (stochastic) binarization: each pixel becomes 1 with probability equal to its
-    grey level in ``[0, 1]``. The same ``seed`` gives the same result."""
+def binarize_static(x: np.ndarray, seed: int | None = None) -> np.ndarray:
+    """Static binarization (scheme ``"static"``): one Bernoulli draw per pixel, 1 with
+    probability its grey level in ``[0, 1]``; ``float32``, same shape. The same ``seed`` gives the
+    same images, so a test set binarized this way is fixed (dynamic binarization instead draws
+    anew each epoch: ``make_dataset(binarization="dynamic")``)."""
     rng = np.random.default_rng(seed)
     x = np.asarray(x, dtype="float32")
     return (rng.random(x.shape, dtype="float32") < x).astype("float32")
@@ -276,8 +286,9 @@ def make_dataset(
 
     ``x`` follows the pixel rule of :mod:`vae_tf.inputs` (as :func:`scale_images`: ``uint8``
     0-255 is scaled, integer 0/1 kept binary, floats must be in ``[0, 1]``). ``binarization``:
-    ``None`` (grey levels), ``"static"`` (threshold 0.5, once) or ``"dynamic"`` (a fresh
-    Bernoulli draw per epoch). Each iteration of the dataset is one epoch: every example once,
+    ``None`` (grey levels) or a scheme of :data:`BINARIZATIONS`: ``"threshold"`` (at 0.5),
+    ``"static"`` (one Bernoulli draw keyed by ``seed``, the same every epoch) or ``"dynamic"`` (a
+    fresh Bernoulli draw per epoch). Each iteration of the dataset is one epoch: every example once,
     reshuffled (if ``shuffle``). The order and the dynamic draws of epoch ``e`` are a function
     of ``(seed, e)`` only, and iteration ``k`` is epoch ``start_epoch + k``: a run resumed at
     epoch ``s`` with ``start_epoch=s`` sees exactly the batches the uninterrupted run saw.
@@ -292,14 +303,16 @@ def make_dataset(
     """
     import tensorflow as tf
 
-    if binarization not in (None, "static", "dynamic"):
-        raise InputError(f"binarization must be None, 'static' or 'dynamic', got {binarization!r}.")
+    if binarization is not None and binarization not in BINARIZATIONS:
+        raise InputError(f"binarization must be None (grey levels), 'threshold', 'static' or 'dynamic', got {binarization!r}.")
     batch_size = check_count(batch_size, name="batch_size")
     start_epoch = check_count(start_epoch, name="start_epoch", minimum=0)
     x, y = _dataset_arrays(x, y, num_classes)
-    if binarization == "static":
-        x = binarize(x)
     seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed) % 2**63
+    if binarization == "threshold":
+        x = binarize(x)
+    elif binarization == "static":
+        x = binarize_static(x, seed=seed)
     ds = _epoch_batches(x, y, batch_size, shuffle, seed, binarization == "dynamic", start_epoch)
     # A fixed prefetch buffer, and tf.data's autotuner off: with the autotuner on, destroying
     # an epoch's iterator (which Keras does at the start of the next epoch) waits for the

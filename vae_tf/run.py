@@ -291,7 +291,8 @@ def even_batch(n: int, batch_size: int, replicas: int) -> int:
 def make_datasets(data: RunData, config: RunConfig, seeds: Mapping[str, int], start_epoch: int = 0,
                   replicas: int = 1):
     """The ``tf.data`` pipelines ``(fit, validation, test)``; labels ride along for a conditional
-    model. The fit set's first iteration is epoch ``start_epoch`` (the epoch a resume starts at).
+    model. ``config.binarization`` applies to the fit set; validation and test images are
+    thresholded (``"threshold"``) or one seeded Bernoulli draw (``"static"``, ``"dynamic"``). The fit set's first iteration is epoch ``start_epoch`` (the epoch a resume starts at).
     Batch sizes are global; see :func:`even_batch` for ``replicas``."""
     cond = config.conditional
 
@@ -299,10 +300,13 @@ def make_datasets(data: RunData, config: RunConfig, seeds: Mapping[str, int], st
         bs = even_batch(len(split[0]), batch_size, replicas)
         return make_dataset(split[0], split[1] if cond else None, batch_size=bs, **kwargs)
 
+    # Held-out images are fixed: thresholded, or one seeded draw for static and dynamic training.
+    held_out = {None: None, "threshold": "threshold"}.get(config.binarization, "static")
     return (
-        dataset(data.fit, config.batch_size, shuffle=True, seed=seeds["noise"], start_epoch=start_epoch),
-        dataset(data.val, max(config.batch_size, 512), shuffle=False),
-        dataset(data.test, max(config.batch_size, 512), shuffle=False),
+        dataset(data.fit, config.batch_size, shuffle=True, seed=seeds["noise"], start_epoch=start_epoch,
+                binarization=config.binarization),
+        dataset(data.val, max(config.batch_size, 512), shuffle=False, seed=config.seed, binarization=held_out),
+        dataset(data.test, max(config.batch_size, 512), shuffle=False, seed=config.seed + 1, binarization=held_out),
     )
 
 

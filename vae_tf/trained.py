@@ -2,8 +2,9 @@
 ``vae-tf train`` (``model.keras`` plus ``metrics.json``) or a bare ``.keras`` file.
 
 Pixel preprocessing names (what the model was trained on, and what it is scored on):
-``"grey"`` (grey levels in [0, 1]), ``"static"`` (binarized at 0.5) and ``"dynamic"``
-(each pixel 1 with probability its grey level, one fixed seeded draw for a test set).
+``"grey"`` (grey levels in [0, 1]), ``"threshold"`` (binarized at 0.5) and ``"static"`` (each
+pixel 1 with probability its grey level, one seeded draw: the fixed test set of both static and
+dynamic binarization; see :data:`vae_tf.data.BINARIZATIONS`).
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import binarize, binarize_dynamic, scale_images
+from .data import binarize, binarize_static, scale_images
 from .run import UsageError, WriteFailedError
 
 MODEL_FILE, METRICS_FILE = "model.keras", "metrics.json"
-PREPROCESSINGS = ("grey", "static", "dynamic")
+PREPROCESSINGS = ("grey", "threshold", "static")
 DESCRIPTIONS = {
     "grey": "grey levels in [0, 1]",
-    "static": "binarized at 0.5",
-    "dynamic": "dynamically binarized (pixel ~ Bernoulli(grey level), seeded)",
+    "threshold": "binarized at 0.5",
+    "static": "one seeded Bernoulli draw per pixel (the fixed test set of static and dynamic binarization)",
 }
 
 
@@ -86,6 +87,7 @@ def recorded_preprocessing(metrics: dict) -> str:
     if value is None:
         value = (metrics.get("config") or {}).get("binarization")
     value = "grey" if value in (None, "none", "grey") else value
+    value = "static" if value == "dynamic" else value  # a dynamically binarized run is scored on one draw
     if value not in PREPROCESSINGS:
         raise UsageError(f"metrics.json records an unknown pixel preprocessing {value!r}; expected one of {PREPROCESSINGS}.")
     return value
@@ -93,12 +95,12 @@ def recorded_preprocessing(metrics: dict) -> str:
 
 def preprocess(x: np.ndarray, preprocessing: str, seed: int) -> np.ndarray:
     """Images ``x`` (uint8 0-255 or the pixel rule) as float32 ``(n, 28, 28, 1)`` under
-    ``preprocessing`` (a name of :data:`PREPROCESSINGS`; ``"dynamic"`` draws with ``seed``)."""
+    ``preprocessing`` (a name of :data:`PREPROCESSINGS`; ``"static"`` draws with ``seed``)."""
     x = scale_images(x)
-    if preprocessing == "static":
+    if preprocessing == "threshold":
         return binarize(x)
-    if preprocessing == "dynamic":
-        return binarize_dynamic(x, seed=seed)
+    if preprocessing == "static":
+        return binarize_static(x, seed=seed)
     return x
 
 

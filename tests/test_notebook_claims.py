@@ -1,0 +1,150 @@
+"""The stored notebooks tell the truth about their own run (issue 13).
+
+Every number a markdown cell states is either checked by a ``stated(...)`` call whose stored
+output says ``stated ✓`` (from a full, not quick, run) or declared as given in the cell
+(``<!-- given: ... -->``); and no stored output shows a path of the machine that made it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from vae_tf.claims import STATED_OK, given_numbers, numbers_in_markdown, stated, tolerance_of
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+# Absolute paths of a machine: POSIX home/system/temp folders, Colab's /content, Windows drives.
+MACHINE_PATH = re.compile(
+    r"(?<![\w.~])/(?:work|home|root|Users|tmp|content|private|var|opt|usr|mnt|srv)/"
+    r"|\b[A-Za-z]:\\\\?[\w.]"
+)
+
+
+def _source(cell) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _output_texts(cell) -> list[str]:
+    """Every text a stored output shows: streams, text/plain, HTML, markdown, error tracebacks."""
+    texts = []
+    for out in cell.get("outputs", []):
+        if "text" in out:
+            texts.append("".join(out["text"]) if isinstance(out["text"], list) else out["text"])
+        for kind, value in out.get("data", {}).items():
+            if kind.startswith("text/") or kind in ("application/json", "application/javascript"):
+                texts.append("".join(value) if isinstance(value, list) else str(value))
+        if out.get("output_type") == "error":
+            texts.extend(out.get("traceback", []))
+    return texts
+
+
+def _notebook(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _checked_numbers(nb: dict) -> set[str]:
+    found = set()
+    for cell in nb["cells"]:
+        for text in _output_texts(cell):
+            found.update(re.findall(re.escape(STATED_OK) + r' "([^"]+)"', text))
+    return found
+
+
+# ----------------------------------------------------------------------------- the mechanism
+def test_numbers_in_markdown_finds_results_and_skips_code_links_and_comments():
+    text = (
+        "A held-out negative ELBO of 105.3 nats, 5-NN accuracy 0.63, 97.5 % of samples, 24,345 images, "
+        "71 s on 2 cores, 3x faster, 7 of 10 classes. `beta=0.5` [link](http://x.org/v1.2) "
+        "<!-- given: 0.25 --> a 20x20 grid in 2016, section 5."
+    )
+    assert numbers_in_markdown(text) == ["105.3nats", "0.63", "97.5%", "24,345", "71s", "3x", "7of10"]
+    assert given_numbers("x <!-- given: 0.5; 1,000 ; 97.5 % -->") == {"0.5", "1,000", "97.5%"}
+
+
+def test_tolerance_is_half_a_unit_of_the_last_written_digit():
+    assert tolerance_of("105.3") == pytest.approx(0.05)
+    assert tolerance_of("0.63") == pytest.approx(0.005)
+    assert tolerance_of("24,345") == pytest.approx(0.5)
+    assert tolerance_of("97.5 %") == pytest.approx(0.05)
+
+
+def test_stated_prints_a_verdict_and_never_raises(monkeypatch, capsys):
+    monkeypatch.delenv("VAE_TF_QUICK", raising=False)
+    assert stated("105.3", 105.27) == 105.27
+    assert capsys.readouterr().out.startswith(f'{STATED_OK} "105.3"')
+    stated("105.3", 105.36)  # rounds to 105.4: the prose would be wrong
+    out = capsys.readouterr().out
+    assert "✗" in out and "105.36" in out and STATED_OK not in out
+    stated("about 7 min", 8.9, tol=2)
+    assert capsys.readouterr().out.startswith(STATED_OK)
+    monkeypatch.setenv("VAE_TF_QUICK", "1")
+    stated("105.3", 140.2)
+    out = capsys.readouterr().out
+    assert "quick mode" in out and STATED_OK not in out and "✗" not in out
+    with pytest.raises(ValueError, match="holds no number"):
+        stated("many", 3.0)
+    with pytest.raises(ValueError, match="not a finite number"):
+        stated("1.0", float("nan"))
+
+
+def test_machine_path_pattern():
+    for bad in ["/work/main/data/mnist.npz", "see /home/ann/x", "/root/.pyenv/lib/x.py:3: UserWarning",
+                "/tmp/ipykernel_12/3.py", "C:\\Users\\ann", "/content/vae-tf"]:
+        assert MACHINE_PATH.search(bad), bad
+    for fine in ["data/mnist.npz", "notebooks/artifacts/vae.keras", "~/.cache/vae_tf", "nats/pixel", "1/2"]:
+        assert not MACHINE_PATH.search(fine), fine
+
+
+# ----------------------------------------------------------------------------- the notebooks
+def test_there_are_six_notebooks():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_every_number_in_the_prose_is_checked_by_the_stored_run_or_given(path):
+    nb = _notebook(path)
+    checked = _checked_numbers(nb)
+    unbacked = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "markdown":
+            continue
+        text = _source(cell)
+        given = given_numbers(text)
+        unbacked += [f"cell {i}: {t}" for t in numbers_in_markdown(text) if t not in given and t not in checked]
+    assert not unbacked, (
+        f"{path.name}: numbers in markdown with neither a stored 'stated ✓' line from a full run nor a "
+        f"<!-- given: ... --> entry: {unbacked}"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_given_lists_name_only_numbers_their_cell_states(path):
+    stale = []
+    for i, cell in enumerate(_notebook(path)["cells"]):
+        if cell["cell_type"] == "markdown":
+            text = _source(cell)
+            stale += [f"cell {i}: {g}" for g in given_numbers(text) - set(numbers_in_markdown(text))]
+    assert not stale, f"{path.name}: <!-- given --> entries the cell does not state: {stale}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_stored_outputs_are_a_full_run_without_mismatches(path):
+    texts = [t for cell in _notebook(path)["cells"] for t in _output_texts(cell)]
+    assert not any("stated (quick mode" in t for t in texts), f"{path.name} is stored from a quick-mode run"
+    wrong = [line for t in texts for line in t.splitlines() if line.startswith("stated ✗")]
+    assert not wrong, f"{path.name}: the stored run disagrees with its prose: {wrong}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_stored_outputs_show_no_machine_paths(path):
+    hits = []
+    for i, cell in enumerate(_notebook(path)["cells"]):
+        for text in _output_texts(cell):
+            hits += [f"cell {i}: {m.group(0)!r} in {text[max(0, m.start() - 60):m.end() + 40]!r}"
+                     for m in MACHINE_PATH.finditer(text)]
+    assert not hits, f"{path.name}: stored outputs show paths of the machine that ran them: {hits[:5]}"
