@@ -347,3 +347,26 @@ def test_interrupted_runs_resume_to_the_requested_epochs(tmp_path):
     # The optimizer state travelled through both checkpoints: one Adam step per batch of every epoch.
     model = keras.models.load_model(out / "model.keras")
     assert int(model.optimizer.iterations) == epochs * math.ceil(metrics["n_train"] / batch)
+
+
+def test_binarization_is_recorded_fixed_on_resume_and_read_by_evaluate(tmp_path, capsys):
+    """``--binarization``: the run records it, ``evaluate`` scores a dynamic run on one static
+    draw of the test images, and ``--resume`` refuses another scheme (issue 13 names)."""
+    from vae_tf.trained import recorded_preprocessing
+
+    scores = {}
+    for scheme in ("threshold", "dynamic"):
+        out = tmp_path / scheme
+        assert cli.main(["train", "--out", str(out), "--epochs", "1", "--binarization", scheme, *SMALL]) == 0
+        metrics = _read_json(out / "metrics.json")
+        assert metrics["config"]["binarization"] == scheme
+        scores[scheme] = metrics["test_neg_elbo_nats"]
+    assert recorded_preprocessing(_read_json(tmp_path / "dynamic" / "metrics.json")) == "static"
+    assert recorded_preprocessing(_read_json(tmp_path / "threshold" / "metrics.json")) == "threshold"
+    assert scores["threshold"] != scores["dynamic"]  # different held-out pixels, different numbers
+    capsys.readouterr()
+    code = cli.main(["train", "--out", str(tmp_path / "dynamic"), "--resume", "--epochs", "2", "--binarization", "static"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--binarization 'static' (checkpoint: 'dynamic')" in err, err
+    assert cli.main(["train", "--out", str(tmp_path / "x"), "--binarization", "always"]) == 2
+    assert "invalid choice: 'always'" in capsys.readouterr().err
