@@ -31,14 +31,18 @@ def rng():
 
 
 @pytest.fixture(scope="session")
-def judge_cache(tmp_path_factory):
-    """A fresh judge cache for this test session (the judge trains once, on first use)."""
-    return tmp_path_factory.mktemp("vae_tf_cache")
+def judge_cache():
+    """The user's vae_tf cache (``$VAE_TF_CACHE_DIR``, else XDG, else ``~/.cache/vae_tf``), the
+    one the notebooks use: a fresh CI machine trains the judge once for tests and notebooks
+    together (about 3 minutes) instead of twice. Tests that need an empty cache use ``tmp_path``."""
+    from vae_tf.judge import resolve_cache_dir
+
+    return resolve_cache_dir()
 
 
 @pytest.fixture(scope="session")
 def judge(judge_cache):
-    """The independent judge, trained once per test session into ``judge_cache``."""
+    """The independent judge from ``judge_cache``, trained there first if it is not cached."""
     from vae_tf.judge import load_judge
 
     return load_judge(cache_dir=judge_cache, seed=0)
