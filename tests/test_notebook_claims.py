@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from vae_tf.claims import STATED_OK, given_numbers, numbers_in_markdown, stated, tolerance_of
+from vae_tf.claims import STATED_OK, given_numbers, normalize, numbers_in_markdown, stated, tolerance_of
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -51,7 +51,9 @@ def _checked_numbers(nb: dict) -> set[str]:
     found = set()
     for cell in nb["cells"]:
         for text in _output_texts(cell):
-            found.update(re.findall(re.escape(STATED_OK) + r' "([^"]+)"', text))
+            for checked in re.findall(re.escape(STATED_OK) + r' "([^"]+)"', text):
+                # stated("about 5 minutes", ...) backs the prose token "5minutes"
+                found.update([normalize(checked), *numbers_in_markdown(checked)])
     return found
 
 
@@ -148,3 +150,11 @@ def test_stored_outputs_show_no_machine_paths(path):
             hits += [f"cell {i}: {m.group(0)!r} in {text[max(0, m.start() - 60):m.end() + 40]!r}"
                      for m in MACHINE_PATH.finditer(text)]
     assert not hits, f"{path.name}: stored outputs show paths of the machine that ran them: {hits[:5]}"
+
+
+def test_a_stated_phrase_backs_the_number_it_contains(monkeypatch, capsys):
+    monkeypatch.delenv("VAE_TF_QUICK", raising=False)
+    stated("about 5 minutes", 5.4, tol=2)
+    nb = {"cells": [{"cell_type": "code", "source": "", "outputs": [{"output_type": "stream", "name": "stdout",
+                                                                     "text": capsys.readouterr().out}]}]}
+    assert {"5minutes", "about5minutes"} <= _checked_numbers(nb)

@@ -105,14 +105,14 @@ def stated(text: str, measured: float, *, tol: float | None = None) -> float:
     if not math.isfinite(measured):
         raise ValueError(f"stated({text!r}): the measured value is {measured}, not a finite number.")
     tol = tolerance_of(text) if tol is None else float(tol)
-    shown = f"{measured:.6g}"
+    shown, text = f"{measured:.6g}", " ".join(text.split())
     if quick_mode():
-        print(f'stated (quick mode, not compared) "{normalize(text)}": this run {shown}; the prose describes the full run')
+        print(f'stated (quick mode, not compared) "{text}": this run {shown}; the prose describes the full run')
     elif abs(measured - value) <= tol + 1e-12 * max(1.0, abs(value)):
-        print(f'{STATED_OK} "{normalize(text)}" (this run: {shown}, tolerance ±{tol:g})')
+        print(f'{STATED_OK} "{text}" (this run: {shown}, tolerance ±{tol:g})')
     else:
         print(
-            f'{STATED_MISMATCH} "{normalize(text)}": this run measured {shown} (tolerance ±{tol:g}). The prose '
+            f'{STATED_MISMATCH} "{text}": this run measured {shown} (tolerance ±{tol:g}). The prose '
             "describes the stored run on 2 CPU cores; other hardware and library versions differ slightly."
         )
     return measured
