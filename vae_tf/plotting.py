@@ -74,27 +74,73 @@ def plot_latent_scatter(z, labels=None, ax=None, title: str = "Latent means of t
     return fig
 
 
-def manifold_grid_codes(n: int = 20, quantile_range: tuple[float, float] = (0.05, 0.95)) -> np.ndarray:
-    """Latent codes ``(n*n, 2)`` on a grid that is uniform in probability: each axis is
-    ``norm.ppf`` of ``n`` evenly spaced quantiles, so the grid covers ``N(0, I)`` evenly.
-    Row ``i`` (top to bottom) has decreasing ``z_2``, column ``j`` increasing ``z_1``."""
-    q = np.linspace(*quantile_range, n)
-    z1, z2 = norm.ppf(q), norm.ppf(q)[::-1]
-    return np.array([[a, b] for b in z2 for a in z1], dtype="float32")
+#: The default manifold range: the 0.1 %-99.9 % quantiles of each prior axis (|z| <= 3.09). The
+#: codes of a trained 2-D VAE spread beyond the prior's unit scale (aggregate-posterior variances
+#: near 2 are common), and a grid over only the 5 %-95 % quantiles (|z| <= 1.64) can miss whole
+#: digit classes that live further out.
+MANIFOLD_QUANTILES = (0.001, 0.999)
 
 
-def plot_manifold(decode, n: int = 20, quantile_range: tuple[float, float] = (0.05, 0.95), ax=None):
-    """Decode a ``n x n`` grid of 2-D codes (:func:`manifold_grid_codes`) with ``decode``
-    (a function from ``(m, 2)`` codes to images, e.g. ``vae.decode``) and tile the digits."""
-    codes = manifold_grid_codes(n, quantile_range)
+def manifold_axis(n: int = 20, quantile_range: tuple[float, float] = MANIFOLD_QUANTILES, limits: tuple[float, float] | None = None) -> np.ndarray:
+    """The ``n`` latent values ``(n,)`` (increasing) at the tile centres along one manifold axis.
+
+    By default uniform in prior probability: ``norm.ppf`` of ``n`` evenly spaced quantiles in
+    ``quantile_range`` (each tile then carries about the same mass of ``N(0, 1)``). With
+    ``limits=(lo, hi)`` instead: ``n`` evenly spaced values from ``lo`` to ``hi`` (a linear grid,
+    e.g. over the extent of the codes). Raises ``ValueError`` for ``n < 2``, quantiles outside
+    ``(0, 1)`` or limits with ``lo >= hi``."""
+    if int(n) != n or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}.")
+    if limits is not None:
+        lo, hi = (float(v) for v in limits)
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise ValueError(f"limits must be finite with lo < hi, got {limits!r}.")
+        return np.linspace(lo, hi, int(n))
+    q_lo, q_hi = (float(v) for v in quantile_range)
+    if not 0.0 < q_lo < q_hi < 1.0:
+        raise ValueError(f"quantile_range must satisfy 0 < lo < hi < 1, got {quantile_range!r}.")
+    return norm.ppf(np.linspace(q_lo, q_hi, int(n)))
+
+
+def manifold_grid_codes(n: int = 20, quantile_range: tuple[float, float] = MANIFOLD_QUANTILES, limits: tuple[float, float] | None = None) -> np.ndarray:
+    """Latent codes ``(n*n, 2)`` at the tile centres of the manifold grid: each axis takes the
+    values of :func:`manifold_axis` (uniform in prior probability over ``quantile_range``, or
+    linear over ``limits``). Row ``i`` (top to bottom) has decreasing ``z_2``, column ``j``
+    increasing ``z_1``, so the tiles sit as the codes do in a scatter plot."""
+    axis = manifold_axis(n, quantile_range, limits)
+    return np.array([[a, b] for b in axis[::-1] for a in axis], dtype="float32")
+
+
+def plot_manifold(decode, n: int = 20, quantile_range: tuple[float, float] = MANIFOLD_QUANTILES, ax=None,
+                  limits: tuple[float, float] | None = None, tick_every: int | None = None, title: str | None = None):
+    """Decode the ``n x n`` grid of 2-D codes of :func:`manifold_grid_codes` with ``decode`` (a
+    function from ``(m, 2)`` codes to images, e.g. ``vae.decode``) and tile the digits.
+
+    The ticks sit at tile centres and are labelled with the ``z`` value decoded there (every
+    ``tick_every``-th tile, default about 8 ticks per axis), so they stay true on a grid that is
+    not evenly spaced in ``z``. Returns the ``Figure``."""
+    axis = manifold_axis(n, quantile_range, limits)
+    codes = manifold_grid_codes(n, quantile_range, limits)
     images = _squeeze(decode(codes))
     fig, ax = _figure(ax, (8, 8))
     h, w = images.shape[1:3]
-    lo, hi = norm.ppf(quantile_range[0]), norm.ppf(quantile_range[1])
-    ax.imshow(tile_images(images, n, n), cmap="gray", vmin=0, vmax=1, extent=(lo, hi, lo, hi))
-    ax.set_xlabel("$z_1$")
-    ax.set_ylabel("$z_2$")
-    ax.set_title(f"Decoded {n}x{n} grid of $z$ through the Gaussian inverse CDF")
+    ax.imshow(tile_images(images, n, n), cmap="gray", vmin=0, vmax=1)
+    step = max(1, int(tick_every) if tick_every else int(np.ceil(n / 8)))
+    cols = list(range(0, n, step))
+    if cols[-1] != n - 1 and n - 1 - cols[-1] >= step / 2:
+        cols.append(n - 1)
+    ax.set_xticks([j * w + (w - 1) / 2 for j in cols], [f"{axis[j]:.2f}" for j in cols])
+    ax.set_yticks([i * h + (h - 1) / 2 for i in cols], [f"{axis[::-1][i]:.2f}" for i in cols])
+    ax.tick_params(labelsize=8)
+    ax.set_xlabel("$z_1$ (at the tile centre)")
+    ax.set_ylabel("$z_2$ (at the tile centre)")
+    if title is None:
+        if limits is None:
+            title = (f"Decoded {n}x{n} grid: $z$ at the {100 * quantile_range[0]:g} %-{100 * quantile_range[1]:g} % "
+                     "quantiles of $\\mathcal{N}(0, 1)$")
+        else:
+            title = f"Decoded {n}x{n} grid: $z$ evenly spaced in [{axis[0]:.2f}, {axis[-1]:.2f}]"
+    ax.set_title(title)
     return fig
 
 

@@ -1,0 +1,63 @@
+"""The manifold figure: its grid covers the range it says, and its ticks name the z decoded at the
+centre of the tile they sit under (not a linear scale laid over a quantile-spaced grid)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from scipy.stats import norm  # noqa: E402
+
+from vae_tf import plotting  # noqa: E402
+
+
+def test_default_manifold_range_reaches_beyond_the_central_90_percent():
+    axis = plotting.manifold_axis(20)
+    lo, hi = plotting.MANIFOLD_QUANTILES
+    np.testing.assert_allclose(norm.cdf(axis), np.linspace(lo, hi, 20), atol=1e-9)
+    assert axis[-1] > 3.0 and np.allclose(axis, -axis[::-1])  # symmetric, |z| up to 3.09
+
+
+def test_grid_codes_put_tiles_where_a_scatter_plot_would():
+    axis = plotting.manifold_axis(5, limits=(-4, 4))
+    np.testing.assert_allclose(axis, [-4, -2, 0, 2, 4])
+    codes = plotting.manifold_grid_codes(5, limits=(-4, 4)).reshape(5, 5, 2)
+    np.testing.assert_allclose(codes[0, :, 0], axis)  # columns: z_1 increasing
+    np.testing.assert_allclose(codes[:, 0, 1], axis[::-1])  # rows: z_2 decreasing, top row highest
+    assert codes.dtype == np.float32
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"limits": (-3.5, 2.5)}, {"quantile_range": (0.05, 0.95)}])
+def test_manifold_ticks_sit_at_tile_centres_and_name_their_z(kwargs):
+    n, h = 12, 6
+    seen = []
+
+    def decode(codes):  # record what is decoded; tile (i, j) gets a constant image
+        seen.append(np.asarray(codes))
+        return np.zeros((len(codes), h, h, 1), dtype="float32")
+
+    fig = plotting.plot_manifold(decode, n=n, **kwargs)
+    ax = fig.axes[0]
+    codes = seen[0].reshape(n, n, 2)
+    for pos, label in zip(ax.get_xticks(), ax.get_xticklabels()):
+        j = (pos - (h - 1) / 2) / h
+        assert j == pytest.approx(round(j)), "x tick off a tile centre"
+        assert float(label.get_text()) == pytest.approx(codes[0, int(round(j)), 0], abs=0.005)
+    for pos, label in zip(ax.get_yticks(), ax.get_yticklabels()):
+        i = (pos - (h - 1) / 2) / h
+        assert i == pytest.approx(round(i)), "y tick off a tile centre"
+        assert float(label.get_text()) == pytest.approx(codes[int(round(i)), 0, 1], abs=0.005)
+    labels = [float(t.get_text()) for t in ax.get_xticklabels()]
+    assert labels[0] == pytest.approx(codes[0, 0, 0], abs=0.005) and labels[-1] == pytest.approx(codes[0, -1, 0], abs=0.005)
+    plt.close(fig)
+
+
+def test_manifold_axis_rejects_bad_ranges():
+    with pytest.raises(ValueError):
+        plotting.manifold_axis(1)
+    with pytest.raises(ValueError):
+        plotting.manifold_axis(10, quantile_range=(0.0, 0.9))
+    with pytest.raises(ValueError):
+        plotting.manifold_axis(10, limits=(2.0, -2.0))
