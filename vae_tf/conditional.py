@@ -25,6 +25,7 @@ from keras import ops
 
 from .architectures import _check, encoder_trunk
 from .inputs import InputError, as_class_indices, check_count
+from .losses import kl_divergence, reconstruction_log_likelihood
 from .models import VAE, _batched
 
 
@@ -260,3 +261,97 @@ class StyleGridHistory(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._record(epoch + 1)
+
+
+def _check_digit_model(model, x, caller: str) -> np.ndarray:
+    if not (isinstance(model, VAE) and model.conditions_on_digits):
+        raise TypeError(f"{caller} needs a digit-conditioned VAE (ConditionalVAE or AuxiliaryClassifierVAE), got {type(model).__name__}.")
+    from .evaluation import _warn_if_not_a_density
+
+    x = model.as_model_input(x)
+    _warn_if_not_a_density(model, x, caller)
+    return x
+
+
+def conditional_neg_elbo(model, x, digits, *, batch_size: int = 512) -> dict[str, np.ndarray]:
+    """The negative ELBO of ``log p(x | y)`` for each image, with the digit ``y`` given.
+
+    The one-hot ``digits`` go to the decoder and (if it takes a condition) to the encoder, in
+    place of anything the model would infer: ``-log p(x | y) <= E_{q(z|x,y)}[-log p(x | z, y)]
+    + KL(q(z | x, y) || N(0, I))``, one ``z ~ q`` per image (an unbiased estimate of the bound).
+    For a :class:`ConditionalVAE` this is its loss; for an :class:`AuxiliaryClassifierVAE` it
+    replaces the classifier's soft prediction by the given digit.
+
+    Args:
+        model: a :class:`ConditionalVAE` or :class:`AuxiliaryClassifierVAE`.
+        x: images ``(n, *image_shape)`` (the pixel rule of :mod:`vae_tf.inputs`; a Bernoulli
+            model bounds ``-log p(x)`` only for binary pixels and warns for grey levels).
+        digits: one integer, or ``n`` integers in ``[0, num_classes)``.
+
+    Returns:
+        ``{"reconstruction", "kl", "neg_elbo"}``: NumPy ``(n,)`` arrays in nats, ``neg_elbo =
+        reconstruction + kl``.
+
+    Raises:
+        TypeError: ``model`` is not digit-conditioned.
+        vae_tf.InputError: bad images, digits or batch size.
+    """
+    x = _check_digit_model(model, x, "conditional_neg_elbo")
+    labels = as_class_indices(np.broadcast_to(np.asarray(digits), (len(x),)) if np.ndim(digits) == 0 else digits,
+                              model.num_classes, n=len(x), name="digits")
+
+    def fn(xb, yb):
+        condition = model._condition(xb, yb)
+        z_mean, z_log_var = model._posterior(xb, condition)
+        z = model.sampling([z_mean, z_log_var])
+        logits = ops.cast(model.decoder(model._decoder_inputs(z, condition)), "float32")
+        recon = -reconstruction_log_likelihood(xb, logits, model.likelihood, model.sigma)
+        return recon, kl_divergence(z_mean, z_log_var)
+
+    recon, kl = _batched(fn, x, check_count(batch_size, name="batch_size"), labels)
+    return {"reconstruction": recon, "kl": kl, "neg_elbo": recon + kl}
+
+
+def digit_marginal_bound(model, x, *, q_y=None, labels=None, batch_size: int = 512) -> dict[str, np.ndarray]:
+    """An upper bound on ``-log p(x)`` for the generative model ``p(y) = 1/K`` (uniform over the
+    ``K = num_classes`` digits), ``p(z) = N(0, I)``, ``p(x | z, y)``:
+
+    ``-log p(x) <= sum_y q(y|x) L(x, y) + KL(q(y|x) || p(y))``, with ``L(x, y)`` the negative ELBO
+    of :func:`conditional_neg_elbo` and ``KL(q(y|x) || p(y)) = log K - H(q(y|x))``, between 0
+    (``q`` uniform) and ``log K`` (``q`` one-hot). The bound holds for any distribution ``q(y|x)``:
+
+    * ``q_y`` ``(n, K)`` probabilities, e.g. an AC-VAE's ``model.classify(x)`` (the default for an
+      :class:`AuxiliaryClassifierVAE` when neither is given);
+    * ``labels`` ``(n,)``: ``q`` puts all its mass on the given label (a :class:`ConditionalVAE`,
+      which has no classifier, with the true labels): the bound is ``L(x, label) + log K``.
+
+    Returns NumPy arrays: ``bound`` ``(n,)``, ``expected_neg_elbo`` ``(n,)`` (the sum over y),
+    ``kl_digit`` ``(n,)`` (``KL(q(y|x) || p(y))``, nats) and ``q_y`` ``(n, K)``.
+
+    Raises:
+        TypeError: ``model`` is not digit-conditioned.
+        ValueError: both or (for a ConditionalVAE) neither of ``q_y`` and ``labels``; ``q_y`` of the
+            wrong shape, negative, or with rows that do not sum to 1.
+    """
+    x = _check_digit_model(model, x, "digit_marginal_bound")
+    n, k = len(x), model.num_classes
+    if q_y is not None and labels is not None:
+        raise ValueError("give q_y or labels, not both.")
+    if q_y is None and labels is None:
+        if not isinstance(model, AuxiliaryClassifierVAE):
+            raise ValueError(f"{type(model).__name__} has no classifier: give q_y (n, {k}) or labels (n,).")
+        q_y = model.classify(x, batch_size=batch_size)
+    if labels is not None:
+        labels = as_class_indices(labels, k, n=n, name="labels")
+        neg_elbo = conditional_neg_elbo(model, x, labels, batch_size=batch_size)["neg_elbo"].astype("float64")
+        q_y = np.eye(k)[labels]
+        kl_digit = np.full(n, np.log(k))
+        return {"bound": neg_elbo + kl_digit, "expected_neg_elbo": neg_elbo, "kl_digit": kl_digit, "q_y": q_y}
+    q_y = np.asarray(q_y, dtype="float64")
+    if q_y.shape != (n, k) or np.any(q_y < 0) or not np.allclose(q_y.sum(axis=1), 1.0, atol=1e-4):
+        raise ValueError(f"q_y must be ({n}, {k}) probabilities with rows summing to 1, got shape {q_y.shape}.")
+    per_digit = np.stack([conditional_neg_elbo(model, x, d, batch_size=batch_size)["neg_elbo"] for d in range(k)], axis=1)
+    expected = (q_y * per_digit).sum(axis=1)
+    entropy = -np.sum(np.where(q_y > 0, q_y * np.log(np.where(q_y > 0, q_y, 1.0)), 0.0), axis=1)
+    kl_digit = np.log(k) - entropy
+    return {"bound": expected + kl_digit, "expected_neg_elbo": expected, "kl_digit": kl_digit, "q_y": q_y}
