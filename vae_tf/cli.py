@@ -257,7 +257,7 @@ def _add_evaluate(sub) -> None:
     e.add_argument("--allow-preprocessing-mismatch", action="store_true",
                    help="score with a --preprocessing other than the one the model was trained on")
     e.add_argument("--no-judge", action="store_true",
-                   help="skip sample quality (the judge trains once, 1-2 minutes, then is cached)")
+                   help="skip sample quality (the judge trains once, a few minutes on a CPU, then is cached)")
 
 
 def _add_sample(sub) -> None:

@@ -196,7 +196,7 @@ def load_judge(
 ) -> Judge:
     """The judge for the MNIST at ``data_path`` (found as :func:`vae_tf.load_mnist` does) and
     ``seed``: read from the cache (module doc) if there, else trained on the training images
-    (1-2 minutes on 2 CPU cores, once), scored on the test images and cached. ``verbose`` (0, 1
+    (a few minutes on 2 CPU cores, once), scored on the test images and cached. ``verbose`` (0, 1
     or 2, as in ``keras.Model.fit``) shows training progress.
 
     Raises:
@@ -214,7 +214,7 @@ def load_judge(
     if not train_if_missing:
         raise JudgeError(
             f"No cached judge at {model_path}; call load_judge(train_if_missing=True) to train one "
-            "(1-2 minutes on 2 CPU cores)."
+            "(a few minutes on 2 CPU cores)."
         )
     if verbose:
         print(f"Training the judge (seed {seed}) on {len(x)} images; it will be cached at {model_path}.")
