@@ -124,10 +124,20 @@ def _outside_solutions(source: str) -> str:
     return "".join(part.split("</details>")[-1] for part in source.split("<details>"))
 
 
+def _without_task_lines(source: str) -> str:
+    """A solution code cell without its leading ``#`` lines (the task the stub keeps)."""
+    lines = source.split("\n")
+    while lines and lines[0].startswith("#"):
+        lines.pop(0)
+    return "\n".join(lines)
+
+
 def _solution_lines(nb) -> list[str]:
     """Distinctive lines of every solution in ``nb``: long enough not to occur by chance, and not
     also part of the notebook outside its solutions (e.g. a loop the solution repeats)."""
-    texts = [c.source for c in nb.cells if course.is_solution_cell(c)]
+    # A tagged code cell's leading comment lines are the task, which its student stub keeps on purpose.
+    texts = [_without_task_lines(c.source) if c.cell_type == "code" else c.source
+             for c in nb.cells if course.is_solution_cell(c)]
     texts += [b for c in nb.cells if c.cell_type == "markdown" for b in course.solution_blocks(c.source)]
     rest = "\n".join(_outside_solutions(c.source) if c.cell_type == "markdown" else c.source
                      for c in nb.cells if not course.is_solution_cell(c))
