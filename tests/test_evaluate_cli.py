@@ -104,17 +104,17 @@ def test_bare_model_file_and_preprocessing_flag(run_dir, tmp_path):
 
 
 def test_refuses_to_mix_preprocessing_unless_asked(run_dir, tmp_path):
-    result = evaluate(run_dir, "--preprocessing", "dynamic", "--test-size", "20", "--no-judge")
+    result = evaluate(run_dir, "--preprocessing", "static", "--test-size", "20", "--no-judge")
     assert result.returncode == 2
     assert our_lines(result.stderr) == [l for l in result.stderr.splitlines() if "mismatch" in l]
     assert len(our_lines(result.stderr)) == 1 and "--allow-preprocessing-mismatch" in result.stderr
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy)
-    ok = evaluate(copy, "--preprocessing", "dynamic", "--allow-preprocessing-mismatch", "--test-size", "20",
+    ok = evaluate(copy, "--preprocessing", "static", "--allow-preprocessing-mismatch", "--test-size", "20",
                   "--iwae-samples", "5", "--no-judge")
     assert ok.returncode == 0, ok.stderr[-2000:]
     p = json.loads((copy / "evaluation.json").read_text())["preprocessing"]
-    assert (p["trained"], p["used"]) == ("grey", "dynamic")
+    assert (p["trained"], p["used"]) == ("grey", "static")
 
 
 @pytest.mark.parametrize(
