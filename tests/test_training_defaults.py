@@ -164,3 +164,27 @@ def test_conditional_models_train_under_the_defaults(mnist):
         assert model.jit_compile is True
         history = model.fit(ds, epochs=2, verbose=0).history
         assert np.isfinite(history["loss"]).all() and history["loss"][1] < history["loss"][0]
+
+
+def test_evaluation_runs_without_xla_while_training_keeps_it(mnist):
+    """XLA compiles a program per batch shape; evaluation meets several and gains little from
+    XLA, so the test step is never XLA-compiled. Evidence: XLA draws the one ``z`` per image
+    with another random-number algorithm, so with the same weights and the same seeded noise an
+    evaluation under an XLA model equals the non-XLA model's only if it did not use XLA."""
+    x = vae_tf.scale_images(mnist[2][:300])  # a partial last batch too
+    results = {}
+    for jit in (True, False):
+        vae = _vae(seed=3)
+        vae.compile(optimizer="adam", jit_compile=jit)
+        results[jit] = vae.evaluate(x, batch_size=128, verbose=0, return_dict=True)
+        assert vae.jit_compile is jit  # the setting itself is unchanged, and kept for training
+    assert results[True] == results[False]
+
+    # The training step does use XLA under jit_compile=True: the same seeded noise then gives
+    # other losses than without XLA (the noise's algorithm differs).
+    fitted = {}
+    for jit in (True, False):
+        vae = _vae(seed=3)
+        vae.compile(optimizer="adam", jit_compile=jit)
+        fitted[jit] = vae.fit(x, batch_size=100, epochs=1, verbose=0, shuffle=False).history["loss"][0]
+    assert fitted[True] != fitted[False]

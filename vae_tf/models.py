@@ -90,6 +90,25 @@ class LossTermsModel(keras.Model):
         x, y = self._unpack(data)
         return self._record(self.loss_terms(x, y, training=False))
 
+    def make_test_function(self, force: bool = False):
+        """Keras's test function, never compiled with XLA (the training step still is).
+
+        XLA compiles one program per batch shape, and ``evaluate`` and a ``fit`` with
+        validation meet three (the full batch, the validation set's last batch, the test set's
+        last batch): on a 2-core CPU about 1 s each on the first epoch, more than a forward
+        pass over the few evaluation batches of a whole run gains from it
+        (``benchmarks/whole_process.py``). Only the speed differs: the losses are the same
+        functions (the noise of the one ``z`` per image is drawn by TensorFlow's generator
+        instead of XLA's, so a test ELBO differs from an XLA one as two seeds do)."""
+        if self.test_function is not None and not force:
+            return self.test_function
+        jit_compile = self.jit_compile
+        self.jit_compile = False
+        try:
+            return super().make_test_function(force)
+        finally:
+            self.jit_compile = jit_compile
+
     def _unpack(self, data):
         """Images (as float32, the dtype of the losses) and labels of one batch; checks the
         images' dtype and static shape when the step is traced."""
