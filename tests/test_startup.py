@@ -36,3 +36,26 @@ def test_ctrl_c_while_a_library_user_imports_vae_tf_still_raises(tmp_path):
     script.write_text("import vae_tf\n")
     code, err = _interrupt_early([sys.executable, str(script)], tmp_path)
     assert code != 0 and "KeyboardInterrupt" in err and "vae-tf:" not in err, err
+
+
+def _imported_modules(args: list[str], cwd: Path) -> tuple[int, set[str], str]:
+    """Exit code, the top-level modules ``python -X importtime ARGS`` imported, and stderr."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-X", "importtime", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+    modules = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in proc.stderr.splitlines()
+               if line.startswith("import time:")}
+    return proc.returncode, modules, proc.stderr
+
+
+def test_help_and_usage_errors_answer_without_starting_tensorflow(tmp_path):
+    """``--help``, a bad option and a missing model path are answered before TensorFlow (seconds
+    to import) starts; a real run does import it."""
+    for args, code in ((["train", "--help"], 0), (["train", "--epochs", "0"], 2),
+                       (["evaluate", str(tmp_path / "missing")], 2), (["sample", str(tmp_path), "--n", "1",
+                                                                       "--out", "x.png"], 2)):
+        rc, modules, err = _imported_modules(["-m", "vae_tf", *args], tmp_path)
+        assert rc == code, err
+        assert not modules & {"tensorflow", "keras", "matplotlib", "scipy"}, (args, sorted(modules))
+    rc, modules, err = _imported_modules(["-c", "import vae_tf"], tmp_path)
+    assert rc == 0 and {"tensorflow", "keras"} <= modules, err  # a library import registers everything

@@ -5,18 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from . import xla_cache
 from .cli import main as _cli_main
-from .run import EXIT_WORKER_LOST
-
-# Exit codes after which the process ends with ``os._exit`` (streams flushed first) instead of a
-# normal interpreter teardown, because that teardown can undo the one-line contract:
-# - 130: a Ctrl-C that lands while TensorFlow's C++ import runs Python code sets CPython's
-#   "unhandled KeyboardInterrupt" flag, and a normal exit then re-kills the process with SIGINT
-#   (exit -2 instead of 130) although the interrupt was handled;
-# - 5: after a lost collective peer TensorFlow's cross-device thread pool is left half closed and
-#   its finalizer prints an OSError traceback during teardown.
-# Every output was already written atomically (or nothing was), so no atexit work is lost.
-_EXIT_WITHOUT_TEARDOWN = (130, EXIT_WORKER_LOST)
 
 
 def exit_now(code: int) -> None:
@@ -30,11 +20,22 @@ def exit_now(code: int) -> None:
 
 
 def main() -> int:
-    """Run the command line on ``sys.argv`` and exit with its code (see :mod:`vae_tf.cli`)."""
+    """Run the command line on ``sys.argv`` and end the process with its code (see :mod:`vae_tf.cli`).
+
+    The process ends with ``os._exit`` once its streams are flushed, not with a normal interpreter
+    teardown. Every output was already written atomically and closed (or nothing was), so no exit
+    work is lost, and the teardown could only cost or undo:
+    - time: tearing down TensorFlow took 1.3 s of a 6-epoch run (``benchmarks/whole_process.py``);
+    - exit code 130: a Ctrl-C that lands while TensorFlow's C++ import runs Python code sets
+      CPython's "unhandled KeyboardInterrupt" flag, and a normal exit then re-kills the process with
+      SIGINT (exit -2 instead of 130) although the interrupt was handled;
+    - exit code 5's one line: after a lost collective peer, TensorFlow's cross-device thread pool is
+      left half closed and its finalizer prints an OSError traceback during teardown.
+    """
     code = _cli_main()
-    if code in _EXIT_WITHOUT_TEARDOWN:
-        exit_now(code)
-    return code
+    xla_cache.publish()  # what atexit would do (os._exit skips it)
+    exit_now(code)
+    return 0  # not reached
 
 
 if __name__ == "__main__":

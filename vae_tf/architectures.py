@@ -19,9 +19,9 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from .choices import ARCHITECTURES
 from .layers import Sampling
 
-ARCHITECTURES = ("mlp", "conv")
 _DEFAULT_HIDDEN = {"mlp": (512,), "conv": (16,)}
 
 

@@ -22,11 +22,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .architectures import ARCHITECTURES
+from .choices import ARCHITECTURES, BINARIZATIONS, LIKELIHOODS, STRATEGY_NAMES
 from .config import ConfigError, RunConfig, check_value, rule
-from .data import BINARIZATIONS
-from .distribute import STRATEGY_NAMES
-from .losses import LIKELIHOODS
 from .run import EXIT_DIVERGED, EXIT_OK, EXIT_USAGE, EXIT_WORKER_LOST, EXIT_WRITE_FAILED, PROG, RunError, RunRequest, UsageError, say  # noqa: F401
 #: Environment variable for ``--logical-cpus``.
 LOGICAL_CPUS_VAR = "VAE_TF_LOGICAL_CPUS"

@@ -13,9 +13,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from .architectures import ARCHITECTURES
-from .data import BINARIZATIONS
-from .losses import LIKELIHOODS
+from .choices import ARCHITECTURES, BINARIZATIONS, LIKELIHOODS
 
 
 class ConfigError(ValueError):

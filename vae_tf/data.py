@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .choices import BINARIZATIONS  # noqa: F401  (the schemes' names, re-exported)
 from .inputs import InputError, as_class_indices, as_images, as_unit_pixels, check_count, mark_checked
 
 ENV_VAR = "VAE_TF_MNIST"
@@ -175,11 +176,6 @@ def scale_images(x: np.ndarray) -> np.ndarray:
     return x[..., None] if x.ndim == 3 else x
 
 
-#: The binarization schemes of MNIST, one name each (as in the literature):
-#: ``"threshold"`` pixel > 0.5 becomes 1 (deterministic); ``"static"`` each pixel 1 with
-#: probability its grey level, drawn ONCE and kept (Larochelle & Murray's static MNIST);
-#: ``"dynamic"`` such a draw made afresh every epoch (training only; Burda et al. 2016).
-BINARIZATIONS = ("threshold", "static", "dynamic")
 
 
 def binarize(x: np.ndarray, threshold: float = 0.5) -> np.ndarray:

@@ -21,8 +21,7 @@ from pathlib import Path
 import tensorflow as tf
 from keras import ops
 
-#: Names accepted by :func:`strategy_from_name` (the CLI's ``--distribute``).
-STRATEGY_NAMES = ("none", "mirrored", "multi-worker")
+from .choices import STRATEGY_NAMES
 
 TF_CONFIG_VAR = "TF_CONFIG"
 

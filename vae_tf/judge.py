@@ -33,10 +33,10 @@ import scipy.special
 from . import files
 from .data import load_mnist
 from .inputs import as_class_indices, as_images, check_count, check_image_shape
+from .settings import CACHE_ENV_VAR, resolve_cache_dir  # noqa: F401  (re-exported: judge.resolve_cache_dir)
 
 #: Bump when the judge's architecture or training recipe changes: old cache entries are ignored.
 JUDGE_VERSION = 1
-CACHE_ENV_VAR = "VAE_TF_CACHE_DIR"
 IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 FEATURES_LAYER = "features"
@@ -46,18 +46,6 @@ EPOCHS, BATCH_SIZE, LEARNING_RATE = 10, 64, 3e-3
 
 class JudgeError(RuntimeError):
     """The judge could not be loaded or trained; the message says what to do."""
-
-
-def resolve_cache_dir(path: str | os.PathLike | None = None) -> Path:
-    """The vae_tf cache directory: ``path`` if given, else ``$VAE_TF_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/vae_tf``, else ``~/.cache/vae_tf`` (not created here)."""
-    if path is not None:
-        return Path(path).expanduser()
-    if os.environ.get(CACHE_ENV_VAR):
-        return Path(os.environ[CACHE_ENV_VAR]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "vae_tf"
-    return Path.home() / ".cache" / "vae_tf"
 
 
 def data_checksum(x: np.ndarray, y: np.ndarray) -> str:

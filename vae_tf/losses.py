@@ -16,7 +16,8 @@ import math
 
 from keras import ops
 
-LIKELIHOODS = ("bernoulli", "gaussian", "continuous_bernoulli")
+from .choices import LIKELIHOODS
+
 
 #: Below this ``|logits|`` the continuous Bernoulli's normaliser and mean use their Taylor
 #: series: the closed forms are 0/0 at ``logits = 0`` and cancel catastrophically near it. At the

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtri  # the standard normal's quantile function (norm.ppf), without scipy.stats' import
 
 
 def _squeeze(images) -> np.ndarray:
@@ -84,7 +84,8 @@ MANIFOLD_QUANTILES = (0.001, 0.999)
 def manifold_axis(n: int = 20, quantile_range: tuple[float, float] = MANIFOLD_QUANTILES, limits: tuple[float, float] | None = None) -> np.ndarray:
     """The ``n`` latent values ``(n,)`` (increasing) at the tile centres along one manifold axis.
 
-    By default uniform in prior probability: ``norm.ppf`` of ``n`` evenly spaced quantiles in
+    By default uniform in prior probability: the standard normal's quantile function
+    (``scipy.special.ndtri``, the same as ``scipy.stats.norm.ppf``) of ``n`` evenly spaced quantiles in
     ``quantile_range`` (each tile then carries about the same mass of ``N(0, 1)``). With
     ``limits=(lo, hi)`` instead: ``n`` evenly spaced values from ``lo`` to ``hi`` (a linear grid,
     e.g. over the extent of the codes). Raises ``ValueError`` for ``n < 2``, quantiles outside
@@ -99,7 +100,7 @@ def manifold_axis(n: int = 20, quantile_range: tuple[float, float] = MANIFOLD_QU
     q_lo, q_hi = (float(v) for v in quantile_range)
     if not 0.0 < q_lo < q_hi < 1.0:
         raise ValueError(f"quantile_range must satisfy 0 < lo < hi < 1, got {quantile_range!r}.")
-    return norm.ppf(np.linspace(q_lo, q_hi, int(n)))
+    return ndtri(np.linspace(q_lo, q_hi, int(n)))
 
 
 def manifold_grid_codes(n: int = 20, quantile_range: tuple[float, float] = MANIFOLD_QUANTILES, limits: tuple[float, float] | None = None) -> np.ndarray:

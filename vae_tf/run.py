@@ -19,23 +19,20 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .config import ConfigError, RunConfig
 from .data import MNISTError, find_mnist, load_mnist, make_dataset, scale_images, split_validation, subset
 from .outdir import CHECKPOINT_DIR, OutDirError, claimed
-from .training import (
-    CheckpointError,
-    Interrupted,
-    SignalGuard,
-    StopOnSignal,
-    build_or_resume,
-    fit_epochs,
-    precision_policy,
-    read_state,
-)
+
+if TYPE_CHECKING:
+    from .training import SignalGuard
+
+# vae_tf.training (Keras, TensorFlow) is imported where a run needs it, not here: the command line
+# imports this module for its errors and exit codes, and answers --help and bad options without
+# starting TensorFlow.
 
 PROG = "vae-tf"
 EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_WRITE_FAILED, EXIT_WORKER_LOST = 0, 2, 3, 4, 5
@@ -122,6 +119,8 @@ def say(message: str = "", file=None) -> None:
 def train(request: RunRequest) -> str:
     """Run the whole pipeline; return the summary line (already printed). Raises :class:`RunError`."""
     start = time.perf_counter()
+    from .training import Interrupted, SignalGuard
+
     strategy = make_strategy(request)  # first: a logical-device split must precede TensorFlow's start
     with SignalGuard() as guard:
         try:
@@ -180,6 +179,8 @@ def check_batch_size(config: RunConfig, strategy) -> None:
 
 def read_resume_state(ckpt_dir: Path) -> dict:
     """The checkpoint's checked state (:func:`vae_tf.training.read_state`); raises :class:`UsageError`."""
+    from .training import CheckpointError, read_state
+
     try:
         return read_state(ckpt_dir)
     except CheckpointError as e:
@@ -313,6 +314,8 @@ def make_datasets(data: RunData, config: RunConfig, seeds: Mapping[str, int], st
 def _train_model(request, out: Path, config: RunConfig, state: dict, arrays, guard: SignalGuard, start: float,
                  strategy) -> str:
     """Seed, split, build or resume, fit, evaluate and report; :class:`RunError` on failure."""
+    from .training import CheckpointError, Interrupted, StopOnSignal, build_or_resume, fit_epochs, precision_policy
+
     ckpt_dir, initial = out / CHECKPOINT_DIR, state["epoch"]
     seeds = seed_run(config)
     data = split_data(arrays, config, seeds, state["data"])
@@ -347,6 +350,7 @@ def _report(model, test_ds, data: RunData, config: RunConfig, state: dict, out: 
 
     matplotlib.use("Agg")  # figures to files; no display needed
     from .reporting import evaluate_test_set, run_metrics, write_outputs
+    from .training import StopOnSignal
 
     test = evaluate_test_set(model, test_ds, callbacks=[StopOnSignal(guard)])
     guard.check()

@@ -29,17 +29,17 @@ class SampleRequest:
 def sample_command(request: SampleRequest) -> np.ndarray:
     """Run ``vae-tf sample``; return the images ``(n, 28, 28, 1)``. Raises
     :class:`vae_tf.run.UsageError` for a bad model, ``--n``, ``--digit`` or output path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from .plotting import plot_image_grid
-
     if request.n < 1:
         raise UsageError(f"--n must be an integer >= 1, got {request.n}.")
     for target in (request.out, request.npy):
         if target is not None and not Path(target).parent.is_dir():
             raise UsageError(f"the folder of {target} does not exist; create it first.")
     model = load_trained(request.path).model
+    import matplotlib  # only now: bad input is answered without loading the plotting stack
+
+    matplotlib.use("Agg")
+    from .plotting import plot_image_grid
+
     digits = check_digit(model, request.digit)
     images = model.sample(request.n, digits=None if digits is None else np.full(request.n, digits), seed=request.seed)
     cols = math.ceil(math.sqrt(request.n))

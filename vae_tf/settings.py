@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 QUICK_ENV_VAR = "VAE_TF_QUICK"
+#: Environment variable naming the vae_tf cache directory (see :func:`resolve_cache_dir`).
+CACHE_ENV_VAR = "VAE_TF_CACHE_DIR"
 
 
 def quick_mode() -> bool:
@@ -14,3 +17,15 @@ def quick_mode() -> bool:
     is the full-quality run that readers see.
     """
     return os.environ.get(QUICK_ENV_VAR, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def resolve_cache_dir(path: str | os.PathLike | None = None) -> Path:
+    """The vae_tf cache directory: ``path`` if given, else ``$VAE_TF_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/vae_tf``, else ``~/.cache/vae_tf`` (not created here)."""
+    if path is not None:
+        return Path(path).expanduser()
+    if os.environ.get(CACHE_ENV_VAR):
+        return Path(os.environ[CACHE_ENV_VAR]).expanduser()
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "vae_tf"
+    return Path.home() / ".cache" / "vae_tf"

@@ -48,16 +48,17 @@ def load_trained(path: str | Path) -> Trained:
     """Load the model at ``path`` (a run directory or a ``.keras`` file). Raises
     :class:`vae_tf.run.UsageError` for a missing path, a folder without ``model.keras``, a file
     that is not a Keras model, or a model that is not a ``vae_tf`` VAE."""
-    import keras
-
-    import vae_tf  # noqa: F401  (registers the package's classes for load_model)
-
     path = Path(path).expanduser()
     if not path.exists():
         raise UsageError(f"{path} does not exist; pass a run directory of 'vae-tf train' or its model.keras.")
     model_path = path / MODEL_FILE if path.is_dir() else path
     if not model_path.is_file():
         raise UsageError(f"{path} holds no {MODEL_FILE}; pass a finished run directory of 'vae-tf train'.")
+    import keras  # only now: a wrong path is answered without starting TensorFlow
+
+    import vae_tf
+
+    vae_tf.load_all()  # registers the package's classes for load_model
     try:
         model = keras.models.load_model(model_path, compile=False)
     except Exception as e:  # Keras raises ValueError, OSError, zipfile errors... for non-models

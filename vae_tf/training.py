@@ -308,7 +308,9 @@ def check_state(state) -> None:
 def load_checkpoint_model(directory, state: dict) -> keras.Model:
     """Load the model that ``state`` names (compiled, optimizer state restored) and check that
     its optimizer step count matches the state. Raises :class:`CheckpointError`."""
-    import vae_tf  # noqa: F401  (registers the custom classes)
+    import vae_tf
+
+    vae_tf.load_all()  # registers the custom classes (the command imports modules as needed)
 
     path = Path(directory) / str(state.get("model_file", ""))
     if not path.is_file():

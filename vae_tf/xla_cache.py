@@ -1,0 +1,141 @@
+"""A persistent cache of XLA's compiled programs, shared by every process of one user.
+
+XLA compiles each training step the first time it runs (one program per model and batch shape):
+about 1-3 s each on a 2-core CPU, paid again by every new process, although a student re-runs the
+same notebook or ``vae-tf train --quick`` all day. TensorFlow can keep the compiled programs on
+disk (``TF_XLA_FLAGS=--tf_xla_persistent_cache_directory=DIR``) and load them in later processes.
+Used as is, that cache is fragile: TensorFlow writes an entry in place, so a process that reads
+it while another one is still writing it fails, and so does a run whose cache directory is not
+writable; its entries are also not keyed by TensorFlow's version.
+
+:func:`enable` (called by ``import vae_tf``, before any XLA compile) makes it safe:
+
+* the shared cache is ``<vae_tf cache>/xla/tf-<TensorFlow version>`` (see
+  :func:`vae_tf.settings.resolve_cache_dir`);
+* TensorFlow reads and writes a private directory of this process, filled with hard links to the
+  shared entries (no copy);
+* at exit :func:`publish` links the entries this process compiled into the shared cache, each
+  appearing at once and complete (``os.link`` is atomic), then removes the private directory.
+  Private directories of processes that died are removed by the next :func:`enable`.
+
+A cached program is the program XLA would compile (TensorFlow checks that its HLO matches
+exactly), so the numbers are unchanged; only the first epoch is faster. ``VAE_TF_XLA_CACHE=0``
+turns the cache off, and a ``--tf_xla_persistent_cache_directory`` already in ``$TF_XLA_FLAGS``
+is left alone. Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+from .settings import resolve_cache_dir
+
+#: Environment variable that turns the cache off (``0``, ``false``, ``no``, ``off``).
+ENV_VAR = "VAE_TF_XLA_CACHE"
+_FLAG = "--tf_xla_persistent_cache_directory"
+_PRIVATE_PREFIX = "private-"
+#: Names this process's private directory, so that a child process (which inherits
+#: ``$TF_XLA_FLAGS``) recognizes the flag as its parent's and makes its own.
+_PRIVATE_VAR = "VAE_TF_XLA_CACHE_PRIVATE"
+
+#: ``(private, shared)`` directories of this process once :func:`enable` ran, else None.
+_session: tuple[Path, Path] | None = None
+
+
+def shared_dir() -> Path | None:
+    """The shared cache directory for the installed TensorFlow, or None (cache off, or no
+    TensorFlow distribution found)."""
+    if os.environ.get(ENV_VAR, "").strip().lower() in {"0", "false", "no", "off"}:
+        return None
+    try:
+        version = metadata.version("tensorflow")
+    except metadata.PackageNotFoundError:
+        try:
+            version = metadata.version("tensorflow-cpu")
+        except metadata.PackageNotFoundError:
+            return None
+    return resolve_cache_dir() / "xla" / f"tf-{version}"
+
+
+def enable() -> Path | None:
+    """Point TensorFlow's XLA cache at a private directory holding links to the shared entries,
+    and publish this process's new entries at exit. TensorFlow reads ``$TF_XLA_FLAGS`` at the
+    process's first XLA compile: after that this has no effect (and does no harm). Returns the
+    private directory, or None when the cache stays off (turned off, ``$TF_XLA_FLAGS`` naming
+    its own cache, or the cache not writable)."""
+    global _session
+    if _session is not None:
+        return _session[0]
+    # A child process inherits its parent's flag: it gets its own private directory instead.
+    flags = os.environ.get("TF_XLA_FLAGS", "")
+    inherited = os.environ.pop(_PRIVATE_VAR, None)
+    if inherited:
+        flags = " ".join(f for f in flags.split() if f != f"{_FLAG}={inherited}")
+        os.environ["TF_XLA_FLAGS"] = flags
+    if _FLAG in flags:  # the user's own cache
+        return None
+    shared = shared_dir()
+    if shared is None:
+        return None
+    try:
+        shared.mkdir(parents=True, exist_ok=True)
+        _remove_dead_private_dirs(shared.parent)
+        private = Path(tempfile.mkdtemp(prefix=f"{_PRIVATE_PREFIX}{os.getpid()}-", dir=shared.parent))
+        for entry in shared.iterdir():
+            if entry.is_file():
+                _link_or_copy(entry, private / entry.name)
+    except OSError:  # read-only home, full disk, ...: run without the cache
+        return None
+    os.environ["TF_XLA_FLAGS"] = f"{flags} {_FLAG}={private}".strip()
+    os.environ[_PRIVATE_VAR] = str(private)
+    _session = (private, shared)
+    atexit.register(publish)
+    return private
+
+
+def publish() -> int:
+    """Link the entries this process compiled into the shared cache and remove the private
+    directory; return how many entries were added. Safe to call more than once; never raises
+    (a failure only loses cache entries)."""
+    global _session
+    if _session is None:
+        return 0
+    private, shared = _session
+    _session = None
+    added = 0
+    try:
+        for entry in private.iterdir():
+            target = shared / entry.name
+            if entry.is_file() and not target.exists():
+                try:
+                    os.link(entry, target)  # atomic: the entry appears complete or not at all
+                    added += 1
+                except FileExistsError:  # another process published the same program
+                    pass
+    except OSError:
+        pass
+    shutil.rmtree(private, ignore_errors=True)
+    return added
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(source, target)
+
+
+def _remove_dead_private_dirs(parent: Path) -> None:
+    """Remove private directories whose process no longer runs (it was killed before
+    :func:`publish`)."""
+    from .files import _pid_alive
+
+    for d in parent.glob(f"{_PRIVATE_PREFIX}*"):
+        pid = d.name[len(_PRIVATE_PREFIX):].split("-", 1)[0]
+        if d.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
