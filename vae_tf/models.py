@@ -286,8 +286,8 @@ class VAE(LossTermsModel):
 
         Any keyword of ``keras.Model.compile`` may be given; two defaults differ:
 
-        * ``jit_compile="auto"`` compiles each training/evaluation step with XLA where that
-          is faster: on GPUs/TPUs, and on CPU-only machines for models without convolution
+        * ``jit_compile="auto"`` compiles each training step with XLA where that is faster
+          (evaluation steps never are, see :meth:`make_test_function`): on GPUs/TPUs, and on CPU-only machines for models without convolution
           layers (Keras's own ``"auto"`` turns XLA off on every CPU-only machine). On CPU, XLA
           fuses the loss and the optimizer update into a few kernels, but its convolutions are
           slower than TensorFlow's oneDNN kernels, so convolutional models stay off XLA there.
