@@ -72,6 +72,19 @@ def test_the_cache_stays_off_when_turned_off_owned_by_the_user_or_unwritable(bef
     assert xla_cache.enable() is None and os.environ["TF_XLA_FLAGS"] == ""
 
 
+def test_the_shared_cache_keeps_to_its_size_limit_dropping_the_oldest_entries(before_tensorflow, monkeypatch):
+    shared = xla_cache.shared_dir()
+    shared.mkdir(parents=True)
+    for i, name in enumerate(("oldest.pb", "older.pb")):
+        (shared / name).write_bytes(b"x" * 100)
+        os.utime(shared / name, (1_000_000 + i, 1_000_000 + i))
+    monkeypatch.setattr(xla_cache, "MAX_BYTES", 250)
+    private = xla_cache.enable()
+    (private / "new.pb").write_bytes(b"x" * 100)  # 300 bytes in all: one entry must go
+    assert xla_cache.publish() == 1
+    assert sorted(p.name for p in shared.iterdir()) == ["new.pb", "older.pb"]
+
+
 def test_private_directories_of_dead_processes_are_removed(before_tensorflow):
     parent = xla_cache.shared_dir().parent
     dead, alive = parent / "private-999999999-x", parent / f"private-{os.getpid()}-y"

@@ -33,7 +33,7 @@ import scipy.special
 from . import files
 from .data import load_mnist
 from .inputs import as_class_indices, as_images, check_count, check_image_shape
-from .settings import CACHE_ENV_VAR, resolve_cache_dir  # noqa: F401  (re-exported: judge.resolve_cache_dir)
+from .settings import resolve_cache_dir
 
 #: Bump when the judge's architecture or training recipe changes: old cache entries are ignored.
 JUDGE_VERSION = 1

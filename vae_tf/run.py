@@ -314,7 +314,7 @@ def make_datasets(data: RunData, config: RunConfig, seeds: Mapping[str, int], st
 def _train_model(request, out: Path, config: RunConfig, state: dict, arrays, guard: SignalGuard, start: float,
                  strategy) -> str:
     """Seed, split, build or resume, fit, evaluate and report; :class:`RunError` on failure."""
-    from .training import CheckpointError, Interrupted, StopOnSignal, build_or_resume, fit_epochs, precision_policy
+    from .training import CheckpointError, Interrupted, build_or_resume, fit_epochs, precision_policy
 
     ckpt_dir, initial = out / CHECKPOINT_DIR, state["epoch"]
     seeds = seed_run(config)

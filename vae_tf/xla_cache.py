@@ -16,7 +16,8 @@ writable; its entries are also not keyed by TensorFlow's version.
   shared entries (no copy);
 * at exit :func:`publish` links the entries this process compiled into the shared cache, each
   appearing at once and complete (``os.link`` is atomic), then removes the private directory.
-  Private directories of processes that died are removed by the next :func:`enable`.
+  Private directories of processes that died are removed by the next :func:`enable`;
+* the shared cache keeps at most :data:`MAX_BYTES` (512 MiB), the oldest entries go first.
 
 A cached program is the program XLA would compile (TensorFlow checks that its HLO matches
 exactly), so the numbers are unchanged; only the first epoch is faster. ``VAE_TF_XLA_CACHE=0``
@@ -42,6 +43,10 @@ _PRIVATE_PREFIX = "private-"
 #: Names this process's private directory, so that a child process (which inherits
 #: ``$TF_XLA_FLAGS``) recognizes the flag as its parent's and makes its own.
 _PRIVATE_VAR = "VAE_TF_XLA_CACHE_PRIVATE"
+
+#: The shared cache's size limit: :func:`publish` removes the oldest entries above it (a
+#: program of the models here is 0.5-2 MB).
+MAX_BYTES = 512 * 2**20
 
 #: ``(private, shared)`` directories of this process once :func:`enable` ran, else None.
 _session: tuple[Path, Path] | None = None
@@ -120,7 +125,25 @@ def publish() -> int:
     except OSError:
         pass
     shutil.rmtree(private, ignore_errors=True)
+    _prune(shared)
     return added
+
+
+def _prune(shared: Path, max_bytes: int | None = None) -> None:
+    """Remove the oldest entries (by modification time) until the cache holds at most
+    ``max_bytes`` (default :data:`MAX_BYTES`). A process that linked a removed entry keeps its
+    own link; one that starts later compiles that program again."""
+    limit = MAX_BYTES if max_bytes is None else max_bytes
+    try:
+        entries = sorted(((e.stat(), e) for e in shared.iterdir() if e.is_file()), key=lambda se: se[0].st_mtime)
+    except OSError:
+        return
+    total = sum(s.st_size for s, _ in entries)
+    for s, entry in entries:
+        if total <= limit:
+            break
+        entry.unlink(missing_ok=True)
+        total -= s.st_size
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
