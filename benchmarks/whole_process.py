@@ -236,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         for epochs in epochs_list:
             for r in range(args.repeats):
                 for impl in IMPLS:
-                    runs.append(run_one(impl, epochs, args, Path(tmp), len(runs), Path(tmp) / f"cache-{impl == 'plain'}"))
+                    cache = Path(tmp) / ("cache-plain" if impl == "plain" else "cache-vae-tf")  # warm reuses the cold run's
+                    runs.append(run_one(impl, epochs, args, Path(tmp), len(runs), cache))
                     _save(args.json, args, [], runs, probes)
                     x = runs[-1]
                     print(f"  [{epochs} epochs, repeat {r + 1}/{args.repeats}] {impl:<11s} {x['wall_s']:6.1f} s "

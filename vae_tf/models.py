@@ -100,8 +100,6 @@ class LossTermsModel(keras.Model):
         (``benchmarks/whole_process.py``). Only the speed differs: the losses are the same
         functions (the noise of the one ``z`` per image is drawn by TensorFlow's generator
         instead of XLA's, so a test ELBO differs from an XLA one as two seeds do)."""
-        if self.test_function is not None and not force:
-            return self.test_function
         jit_compile = self.jit_compile
         self.jit_compile = False
         try:

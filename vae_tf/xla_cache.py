@@ -91,10 +91,14 @@ def enable() -> Path | None:
         shared.mkdir(parents=True, exist_ok=True)
         _remove_dead_private_dirs(shared.parent)
         private = Path(tempfile.mkdtemp(prefix=f"{_PRIVATE_PREFIX}{os.getpid()}-", dir=shared.parent))
+    except OSError:  # read-only home, full disk, ...: run without the cache
+        return None
+    try:
         for entry in shared.iterdir():
             if entry.is_file():
                 _link_or_copy(entry, private / entry.name)
-    except OSError:  # read-only home, full disk, ...: run without the cache
+    except OSError:
+        shutil.rmtree(private, ignore_errors=True)
         return None
     os.environ["TF_XLA_FLAGS"] = f"{flags} {_FLAG}={private}".strip()
     os.environ[_PRIVATE_VAR] = str(private)
@@ -115,10 +119,9 @@ def publish() -> int:
     added = 0
     try:
         for entry in private.iterdir():
-            target = shared / entry.name
-            if entry.is_file() and not target.exists():
+            if entry.is_file():
                 try:
-                    os.link(entry, target)  # atomic: the entry appears complete or not at all
+                    os.link(entry, shared / entry.name)  # atomic: the entry appears complete or not at all
                     added += 1
                 except FileExistsError:  # another process published the same program
                     pass
@@ -129,18 +132,17 @@ def publish() -> int:
     return added
 
 
-def _prune(shared: Path, max_bytes: int | None = None) -> None:
+def _prune(shared: Path) -> None:
     """Remove the oldest entries (by modification time) until the cache holds at most
-    ``max_bytes`` (default :data:`MAX_BYTES`). A process that linked a removed entry keeps its
-    own link; one that starts later compiles that program again."""
-    limit = MAX_BYTES if max_bytes is None else max_bytes
+    :data:`MAX_BYTES`. A process that linked a removed entry keeps its own link; one that starts
+    later compiles that program again."""
     try:
         entries = sorted(((e.stat(), e) for e in shared.iterdir() if e.is_file()), key=lambda se: se[0].st_mtime)
     except OSError:
         return
     total = sum(s.st_size for s, _ in entries)
     for s, entry in entries:
-        if total <= limit:
+        if total <= MAX_BYTES:
             break
         entry.unlink(missing_ok=True)
         total -= s.st_size
