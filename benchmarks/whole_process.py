@@ -84,6 +84,8 @@ def run_one(impl: str, epochs: int, args, work: Path, index: int, cache: Path) -
     if impl != "vae-tf warm":
         shutil.rmtree(cache, ignore_errors=True)
     env = {**child_env(), "VAE_TF_CACHE_DIR": str(cache)}
+    if impl in VAE_TF:  # the opt-in cache on: "vae-tf" fills it (a first run's cost), "vae-tf warm" loads it
+        env["VAE_TF_XLA_CACHE"] = "1"
     run = run_stamped(command(impl, epochs, args, out_dir), ROOT, env)
     if run["returncode"] != 0:
         raise RuntimeError(f"{impl} ({epochs} epochs) exited with {run['returncode']}:\n{run['stderr_tail']}")

@@ -25,7 +25,7 @@ def before_tensorflow(monkeypatch, tmp_path):
     ``tmp_path/cache``, one unrelated XLA flag of the user's."""
     monkeypatch.setenv("VAE_TF_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("TF_XLA_FLAGS", "--tf_xla_auto_jit=0")
-    monkeypatch.delenv(xla_cache.ENV_VAR, raising=False)
+    monkeypatch.setenv(xla_cache.ENV_VAR, "1")  # the cache is opt-in
     monkeypatch.delenv(xla_cache._PRIVATE_VAR, raising=False)
     monkeypatch.setattr(xla_cache, "_session", None)
     monkeypatch.setattr(xla_cache.atexit, "register", lambda fn: None)  # this test's session only
@@ -35,6 +35,7 @@ def before_tensorflow(monkeypatch, tmp_path):
 def test_a_process_reads_links_to_the_shared_entries_and_publishes_its_new_ones(before_tensorflow):
     shared = xla_cache.shared_dir()
     assert shared.parent == before_tensorflow / "cache" / "xla" and shared.name.startswith("tf-")
+    assert shared.name.endswith(f"-{xla_cache.cpu_key()}")  # never loaded on another processor
     shared.mkdir(parents=True)
     (shared / "old.pb").write_bytes(b"old")
 
@@ -59,9 +60,13 @@ def test_a_child_process_gets_its_own_private_directory(before_tensorflow, monke
     assert child != parent and flags == ["--tf_xla_auto_jit=0", f"{FLAG}={child}"]
 
 
-def test_the_cache_stays_off_when_turned_off_owned_by_the_user_or_unwritable(before_tensorflow, monkeypatch):
-    monkeypatch.setenv(xla_cache.ENV_VAR, "0")
-    assert xla_cache.enable() is None and os.environ["TF_XLA_FLAGS"] == "--tf_xla_auto_jit=0"
+def test_the_cache_stays_off_unless_turned_on_and_when_owned_by_the_user_or_unwritable(before_tensorflow, monkeypatch):
+    for off in (None, "", "0", "off"):  # off by default: TensorFlow logs error lines per loaded program
+        if off is None:
+            monkeypatch.delenv(xla_cache.ENV_VAR)
+        else:
+            monkeypatch.setenv(xla_cache.ENV_VAR, off)
+        assert xla_cache.enable() is None and os.environ["TF_XLA_FLAGS"] == "--tf_xla_auto_jit=0"
     monkeypatch.setenv(xla_cache.ENV_VAR, "1")
 
     monkeypatch.setenv("TF_XLA_FLAGS", f"{FLAG}=/my/cache")
@@ -109,8 +114,9 @@ print(json.dumps({"losses": losses, "published": vae_tf.xla_cache.publish()}))
 
 
 def test_a_later_process_loads_the_compiled_programs_and_gets_the_same_numbers(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_XLA_FLAGS", xla_cache._PRIVATE_VAR, xla_cache.ENV_VAR)}
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_XLA_FLAGS", xla_cache._PRIVATE_VAR)}
     env.update(VAE_TF_CACHE_DIR=str(tmp_path / "cache"), TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    env[xla_cache.ENV_VAR] = "1"
 
     def run() -> dict:
         proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
@@ -124,3 +130,10 @@ def test_a_later_process_loads_the_compiled_programs_and_gets_the_same_numbers(t
     assert second["published"] == 0  # it loaded every program instead of compiling it
     assert second["losses"] == first["losses"]
     assert [p.name for p in shared.parent.iterdir()] == [shared.name]  # no private directory left
+
+
+def test_the_cpu_key_names_the_instruction_set(monkeypatch):
+    key = xla_cache.cpu_key()
+    assert len(key) == 12 and int(key, 16) >= 0 and xla_cache.cpu_key() == key
+    monkeypatch.setattr(xla_cache.platform, "machine", lambda: "another-architecture")
+    assert xla_cache.cpu_key() != key

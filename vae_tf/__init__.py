@@ -3,8 +3,8 @@
 Importing ``vae_tf`` registers its layers and models with Keras, so that
 ``keras.models.load_model("model.keras")`` can rebuild them (the ``vae-tf`` command imports
 each module when it needs it, so that ``--help`` and bad options answer without TensorFlow;
-:func:`load_all` registers everything). It also keeps XLA's compiled programs on disk for later
-processes (:mod:`vae_tf.xla_cache`; ``VAE_TF_XLA_CACHE=0`` turns that off).
+:func:`load_all` registers everything). With ``VAE_TF_XLA_CACHE=1`` it also keeps XLA's compiled
+programs on disk for later processes (:mod:`vae_tf.xla_cache`).
 """
 
 import os as _os
@@ -19,7 +19,7 @@ def _run_as_command() -> bool:
 
 from . import xla_cache as _xla_cache
 
-_xla_cache.enable()  # before TensorFlow starts: XLA's compiled programs are kept across processes
+_xla_cache.enable()  # before TensorFlow starts (a no-op unless VAE_TF_XLA_CACHE=1)
 
 #: Where each public name lives: ``vae_tf.NAME`` is ``vae_tf.<module>.NAME``.
 _EXPORTS = {

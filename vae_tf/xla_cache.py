@@ -10,8 +10,10 @@ writable; its entries are also not keyed by TensorFlow's version.
 
 :func:`enable` (called by ``import vae_tf``, before any XLA compile) makes it safe:
 
-* the shared cache is ``<vae_tf cache>/xla/tf-<TensorFlow version>`` (see
-  :func:`vae_tf.settings.resolve_cache_dir`);
+* the shared cache is ``<vae_tf cache>/xla/tf-<TensorFlow version>-<CPU>`` (see
+  :func:`vae_tf.settings.resolve_cache_dir`), where ``<CPU>`` names the processor's instruction
+  set: a program compiled on one machine is never loaded on another (a home directory shared by
+  a cluster's nodes), where it could stop the process with an illegal instruction;
 * TensorFlow reads and writes a private directory of this process, filled with hard links to the
   shared entries (no copy);
 * at exit :func:`publish` links the entries this process compiled into the shared cache, each
@@ -20,15 +22,22 @@ writable; its entries are also not keyed by TensorFlow's version.
 * the shared cache keeps at most :data:`MAX_BYTES` (512 MiB), the oldest entries go first.
 
 A cached program is the program XLA would compile (TensorFlow checks that its HLO matches
-exactly), so the numbers are unchanged; only the first epoch is faster. ``VAE_TF_XLA_CACHE=0``
-turns the cache off, and a ``--tf_xla_persistent_cache_directory`` already in ``$TF_XLA_FLAGS``
-is left alone. Nothing here imports TensorFlow.
+exactly), so the numbers are unchanged; only the first epoch is faster.
+
+The cache is **off unless** ``VAE_TF_XLA_CACHE=1``: TensorFlow 2.21 logs three error lines for
+every program it loads (it first tries to parse the entry as text, then warns that the CPU
+features ``+prefer-no-scatter``/``+prefer-no-gather``, tuning hints rather than instructions, do
+not match the host "which could lead to SIGILL"). Both are harmless here, but they would fill a
+notebook's outputs and alarm a student on every run. A ``--tf_xla_persistent_cache_directory``
+already in ``$TF_XLA_FLAGS`` is left alone. Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
+import platform
 import shutil
 import tempfile
 from importlib import metadata
@@ -36,7 +45,7 @@ from pathlib import Path
 
 from .settings import resolve_cache_dir
 
-#: Environment variable that turns the cache off (``0``, ``false``, ``no``, ``off``).
+#: Environment variable that turns the cache on (``1``, ``true``, ``yes``, ``on``).
 ENV_VAR = "VAE_TF_XLA_CACHE"
 _FLAG = "--tf_xla_persistent_cache_directory"
 _PRIVATE_PREFIX = "private-"
@@ -53,9 +62,9 @@ _session: tuple[Path, Path] | None = None
 
 
 def shared_dir() -> Path | None:
-    """The shared cache directory for the installed TensorFlow, or None (cache off, or no
-    TensorFlow distribution found)."""
-    if os.environ.get(ENV_VAR, "").strip().lower() in {"0", "false", "no", "off"}:
+    """The shared cache directory for the installed TensorFlow on this CPU, or None (cache not
+    turned on, or no TensorFlow distribution found)."""
+    if os.environ.get(ENV_VAR, "").strip().lower() not in {"1", "true", "yes", "on"}:
         return None
     try:
         version = metadata.version("tensorflow")
@@ -64,14 +73,29 @@ def shared_dir() -> Path | None:
             version = metadata.version("tensorflow-cpu")
         except metadata.PackageNotFoundError:
             return None
-    return resolve_cache_dir() / "xla" / f"tf-{version}"
+    return resolve_cache_dir() / "xla" / f"tf-{version}-{cpu_key()}"
+
+
+def cpu_key() -> str:
+    """A short name for this processor's instruction set: 12 hex digits of a hash of the machine
+    type and the CPU feature flags (``/proc/cpuinfo`` on Linux, else the processor's name)."""
+    features = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):  # x86, ARM
+                    features = " ".join(sorted(line.split(":", 1)[1].split()))
+                    break
+    except OSError:
+        pass
+    return hashlib.sha256(f"{platform.machine()}|{features}".encode()).hexdigest()[:12]
 
 
 def enable() -> Path | None:
     """Point TensorFlow's XLA cache at a private directory holding links to the shared entries,
     and publish this process's new entries at exit. TensorFlow reads ``$TF_XLA_FLAGS`` at the
     process's first XLA compile: after that this has no effect (and does no harm). Returns the
-    private directory, or None when the cache stays off (turned off, ``$TF_XLA_FLAGS`` naming
+    private directory, or None when the cache stays off (not turned on, ``$TF_XLA_FLAGS`` naming
     its own cache, or the cache not writable)."""
     global _session
     if _session is not None:
