@@ -188,3 +188,31 @@ def test_evaluation_runs_without_xla_while_training_keeps_it(mnist):
         vae.compile(optimizer="adam", jit_compile=jit)
         fitted[jit] = vae.fit(x, batch_size=100, epochs=1, verbose=0, shuffle=False).history["loss"][0]
     assert fitted[True] != fitted[False]
+
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_the_first_fit_traces_the_training_step_once_with_the_same_numbers(mnist, jit):
+    """Keras leaves the optimizer's variables to the first trace of the training step, and
+    TensorFlow then traces that step a second time; ``make_train_function`` builds them first.
+    Evidence: one trace instead of two, and the same weights, optimizer state and losses as
+    with Keras's own lazy build."""
+    x = vae_tf.scale_images(mnist[0][:300])
+    results = {}
+    for ours in (True, False):
+        vae = _vae(seed=4)
+        traces = []
+        original_step = vae.train_step
+        vae.train_step = lambda data: traces.append(1) or original_step(data)  # runs once per trace
+        if not ours:  # Keras's own training function: the optimizer is built inside the trace
+            vae.make_train_function = lambda force=False: keras.Model.make_train_function(vae, force)
+        vae.compile(optimizer="adam", jit_compile=jit)
+        history = vae.fit(x, batch_size=128, epochs=2, verbose=0, shuffle=False).history
+        paths = [v.path.removeprefix(vae.optimizer.name + "/") for v in vae.optimizer.variables]  # "adam_1/...": another instance
+        results[ours] = (len(traces), history, paths,
+                         [ops.convert_to_numpy(v) for v in vae.weights + vae.optimizer.variables])
+    (traces_ours, history_ours, paths_ours, values_ours), (traces_keras, history_keras, paths_keras, values_keras) = (
+        results[True], results[False])
+    assert (traces_ours, traces_keras) == (1, 2)
+    assert history_ours == history_keras and paths_ours == paths_keras
+    for a, b in zip(values_ours, values_keras, strict=True):
+        np.testing.assert_array_equal(a, b)

