@@ -12,6 +12,7 @@ package's compile defaults, fitted on ``vae_tf.make_dataset``) or ``"pytorch"``
 from __future__ import annotations
 
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -26,9 +27,12 @@ EVAL_SEED = 1234
 
 def run_in_child(cfg: dict) -> dict:
     """Run ``cfg`` in a fresh Python process (cwd: the project root); return its result dict.
-    Raises ``RuntimeError`` with the end of the child's stderr if it fails."""
+    Raises ``RuntimeError`` with the end of the child's stderr if it fails. The child never
+    inherits quick mode (``$VAE_TF_QUICK``, which turns XLA off): a benchmark measures the
+    package's full-run defaults."""
+    env = {k: v for k, v in os.environ.items() if k != "VAE_TF_QUICK"}
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.children", json.dumps(cfg)], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "benchmarks.children", json.dumps(cfg)], capture_output=True, text=True, cwd=ROOT, env=env
     )
     if proc.returncode != 0:
         raise RuntimeError(f"child run {cfg} failed:\n{proc.stderr[-4000:]}")

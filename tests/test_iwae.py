@@ -82,7 +82,8 @@ def test_k_sample_elbo_objective_has_the_vae_expectation():
 
 
 @pytest.mark.parametrize("objective", ["iwae", "elbo"])
-def test_fit_with_default_compile_gives_finite_gradients_and_terms_that_add_up(objective):
+def test_fit_with_default_compile_gives_finite_gradients_and_terms_that_add_up(objective, monkeypatch):
+    monkeypatch.delenv("VAE_TF_QUICK", raising=False)  # the full-run defaults: XLA (quick mode leaves it off)
     enc, dec = nets()
     model = vae_tf.IWAE(enc, dec, k=5, objective=objective, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))

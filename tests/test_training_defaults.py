@@ -23,6 +23,13 @@ from vae_tf.models import DEFAULT_STEPS_PER_EXECUTION
 PLAIN = {"jit_compile": False, "steps_per_execution": 1}
 
 
+@pytest.fixture(autouse=True)
+def full_mode(monkeypatch):
+    """These are the full-run defaults: quick mode (the test suite's VAE_TF_QUICK=1) leaves XLA
+    off, see test_quick_mode_leaves_xla_off_unless_asked_for."""
+    monkeypatch.delenv("VAE_TF_QUICK", raising=False)
+
+
 @pytest.fixture(scope="module")
 def mnist():
     (x_train, y_train), (x_test, _) = vae_tf.load_mnist()
@@ -59,6 +66,15 @@ def test_compile_defaults_are_xla_and_steps_per_execution():
 
     vae.compile(optimizer="adam", **PLAIN)
     assert vae.jit_compile is False and vae.steps_per_execution == 1
+
+
+def test_quick_mode_leaves_xla_off_unless_asked_for(monkeypatch):
+    monkeypatch.setenv("VAE_TF_QUICK", "1")
+    vae = _vae()
+    vae.compile(optimizer="adam")  # a quick run: XLA's compile would outlast its few steps
+    assert vae.jit_compile is False and vae.steps_per_execution == DEFAULT_STEPS_PER_EXECUTION
+    vae.compile(optimizer="adam", jit_compile=True)
+    assert vae.jit_compile is True
 
     # On a CPU-only machine XLA's convolutions are slower than oneDNN's: conv models stay off XLA.
     conv = _vae(arch="conv")

@@ -130,7 +130,7 @@ def _training_options(g) -> None:
                         f"(for testing; not faster; also ${LOGICAL_CPUS_VAR}=N)")
     g.add_argument("--quick", action="store_true", default=None,
                    help=f"small fast run: {QUICK.epochs} epochs on {QUICK.train_size} training and "
-                        f"{QUICK.test_size} test images (also VAE_TF_QUICK=1); explicit flags override")
+                        f"{QUICK.test_size} test images, without XLA (also VAE_TF_QUICK=1); explicit flags override")
 
 
 def _data_options(g) -> None:

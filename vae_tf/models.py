@@ -304,8 +304,10 @@ class VAE(LossTermsModel):
           layers (Keras's own ``"auto"`` turns XLA off on every CPU-only machine). On CPU, XLA
           fuses the loss and the optimizer update into a few kernels, but its convolutions are
           slower than TensorFlow's oneDNN kernels, so convolutional models stay off XLA there.
-          XLA is also off with ``run_eagerly=True``, under a ``tf.distribute`` strategy and
-          with TensorFlow op determinism enabled. ``jit_compile=True``/``False`` forces it.
+          XLA is also off with ``run_eagerly=True``, under a ``tf.distribute`` strategy, with
+          TensorFlow op determinism enabled, and in quick mode (:func:`vae_tf.quick_mode`):
+          compiling takes 2-3 s per batch shape on a 2-core CPU, longer than a quick run's few
+          dozen steps gain from it. ``jit_compile=True``/``False`` forces it.
         * ``steps_per_execution`` defaults to :data:`DEFAULT_STEPS_PER_EXECUTION`, and is 1
           (with a warning if more was asked for) when the model was built, or is compiled,
           under a ``tf.distribute`` strategy. Keras runs more than one step per execution in a
@@ -354,6 +356,10 @@ class VAE(LossTermsModel):
         return bool(model_supports_jit(self))
 
     def _xla_is_faster(self) -> bool:
+        from .settings import quick_mode
+
+        if quick_mode():  # a few dozen steps: the compile would cost more than it saves
+            return False
         if any(d.device_type != "CPU" for d in tf.config.list_physical_devices()):
             return True
         return not any(isinstance(layer, _CONV_LAYERS) for layer in self._flatten_layers())

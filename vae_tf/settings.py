@@ -13,8 +13,9 @@ CACHE_ENV_VAR = "VAE_TF_CACHE_DIR"
 def quick_mode() -> bool:
     """True when ``$VAE_TF_QUICK`` is set to a true value (``1``, ``true``, ``yes``, ``on``).
 
-    Notebooks and tests use it to train for fewer epochs on a data subset; the default (unset)
-    is the full-quality run that readers see.
+    Notebooks and tests use it to train for fewer epochs on a data subset, and
+    ``VAE.compile`` then leaves XLA off by default (its compile would outlast so short a run); the
+    default (unset) is the full-quality run that readers see.
     """
     return os.environ.get(QUICK_ENV_VAR, "").strip().lower() in {"1", "true", "yes", "on"}
 

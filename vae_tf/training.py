@@ -385,7 +385,8 @@ def build_model(config, num_classes: int = 10) -> keras.Model:
     optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
     if config.mixed_precision:  # what compile would wrap it in, made safe for several replicas
         optimizer = ReplicaLossScaleOptimizer(optimizer)
-    model.compile(optimizer=optimizer)
+    # A quick run is a few dozen steps: XLA's compile would outlast them (see VAE.compile).
+    model.compile(optimizer=optimizer, **({"jit_compile": False} if config.quick else {}))
     return model
 
 
