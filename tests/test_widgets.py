@@ -109,3 +109,15 @@ def test_static_figure_shows_the_slider_sweeps_and_the_codes():
     np.testing.assert_allclose(shown, model.decode(np.zeros((1, 2), "float32"))[0].squeeze(), atol=1e-6)
     fig_c = static_figure(_cvae(3), digit=4, steps=3)
     assert "digit 4" in fig_c._suptitle.get_text() and len(fig_c.axes) == 2 * 3
+
+
+@pytest.mark.parametrize("n_sliders", [2, 4])
+def test_static_figure_keeps_its_title_close_to_the_images_at_any_number_of_rows(n_sliders):
+    fig = static_figure(_cvae(4), n_sliders=n_sliders, steps=3)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    title_bottom = fig._suptitle.get_window_extent(renderer).y0 / fig.dpi  # inches from the bottom
+    images_top = max(ax.get_window_extent(renderer).y1 for ax in fig.axes) / fig.dpi
+    labels_bottom = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes) / fig.dpi
+    assert 0 < title_bottom - images_top < 0.35  # no empty band under the title (0.56 in at 4 rows before)
+    assert labels_bottom >= 0  # the value labels under the last row stay inside the figure

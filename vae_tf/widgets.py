@@ -154,7 +154,8 @@ def static_figure(model, *, codes=None, labels=None, n_sliders: int = 2, limit: 
     grid = np.linspace(lo, hi, int(steps))
     rows = [[np.eye(len(ex.sliders))[i] * v for v in grid] for i in range(len(ex.sliders))]
     scatter = codes is not None and ex.latent_dim == 2
-    fig = plt.figure(figsize=(1.1 * steps + (4 if scatter else 0), 1.2 * len(rows) + 0.6))
+    width, height = 1.1 * steps + (4 if scatter else 0), 1.2 * len(rows) + 0.6  # inches
+    fig = plt.figure(figsize=(width, height))
     spec = fig.add_gridspec(len(rows), steps + (4 if scatter else 0))
     for i, row in enumerate(rows):
         for j, values in enumerate(row):
@@ -167,7 +168,9 @@ def static_figure(model, *, codes=None, labels=None, n_sliders: int = 2, limit: 
         _scatter_panel(fig.add_subplot(spec[:, steps + 1:]), ex, codes, labels, rows)
     title = "latent explorer (static): each row moves one slider" + (f", digit {ex.digit.value}" if ex.digit else "")
     fig.suptitle(title, fontsize=10)
-    fig.subplots_adjust(bottom=0.2, top=0.85)
+    # Margins in inches, so that the title and the labels fit snugly at any number of rows.
+    fig.subplots_adjust(left=0.55 / width, right=1 - 0.15 / width, bottom=(0.6 if scatter else 0.35) / height, top=1 - 0.45 / height,
+                        wspace=0.1, hspace=0.35)
     return fig
 
 
