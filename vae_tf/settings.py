@@ -10,6 +10,12 @@ QUICK_ENV_VAR = "VAE_TF_QUICK"
 CACHE_ENV_VAR = "VAE_TF_CACHE_DIR"
 
 
+def env_flag(name: str) -> bool:
+    """True when the environment variable ``name`` is set to ``1``, ``true``, ``yes`` or ``on``
+    (any case, surrounding spaces ignored)."""
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def quick_mode() -> bool:
     """True when ``$VAE_TF_QUICK`` is set to a true value (``1``, ``true``, ``yes``, ``on``).
 
@@ -17,7 +23,7 @@ def quick_mode() -> bool:
     ``VAE.compile`` then leaves XLA off by default (its compile would outlast so short a run); the
     default (unset) is the full-quality run that readers see.
     """
-    return os.environ.get(QUICK_ENV_VAR, "").strip().lower() in {"1", "true", "yes", "on"}
+    return env_flag(QUICK_ENV_VAR)
 
 
 def resolve_cache_dir(path: str | os.PathLike | None = None) -> Path:

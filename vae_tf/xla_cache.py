@@ -43,7 +43,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from .settings import resolve_cache_dir
+from .settings import env_flag, resolve_cache_dir
 
 #: Environment variable that turns the cache on (``1``, ``true``, ``yes``, ``on``).
 ENV_VAR = "VAE_TF_XLA_CACHE"
@@ -64,7 +64,7 @@ _session: tuple[Path, Path] | None = None
 def shared_dir() -> Path | None:
     """The shared cache directory for the installed TensorFlow on this CPU, or None (cache not
     turned on, or no TensorFlow distribution found)."""
-    if os.environ.get(ENV_VAR, "").strip().lower() not in {"1", "true", "yes", "on"}:
+    if not env_flag(ENV_VAR):
         return None
     try:
         version = metadata.version("tensorflow")
