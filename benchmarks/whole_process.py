@@ -16,9 +16,10 @@ One command, from the project root (data: ``data/mnist.npz`` as for ``vae_tf.loa
   ``train_step``, fitted on a float32 array of all the file's training images, batch 128, Adam
   with Keras's defaults), then the held-out -ELBO of the test set; no figures.
 
-vae-tf runs twice per repeat, as a user meets it: first with an empty XLA cache (every program
-compiled: a first run), then with the cache that run filled (``vae_tf.xla_cache``: every later
-run of the same settings loads the compiled programs). Runs are interleaved (plain, vae-tf,
+vae-tf runs twice per repeat, with the opt-in XLA cache turned on (``VAE_TF_XLA_CACHE=1``, see
+``vae_tf.xla_cache``): first with the cache empty (every program compiled: a first run, and what
+every run is with the cache off), then with the cache that run filled (every later run of the
+same settings loads the compiled programs). Runs are interleaved (plain, vae-tf,
 vae-tf warm, plain, ...), each in a fresh process, shorter runs first; the table shows medians
 and the speed-ups (plain / vae-tf) against the goals in ``goals.json``, judged on the
 empty-cache run. Each run's time is split into stages (see :mod:`benchmarks.timeline`). Probe
