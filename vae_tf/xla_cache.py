@@ -79,7 +79,7 @@ def shared_dir() -> Path | None:
 def cpu_key() -> str:
     """A short name for this processor's instruction set: 12 hex digits of a hash of the machine
     type and the CPU feature flags (``/proc/cpuinfo`` on Linux, else the processor's name)."""
-    features = platform.processor()
+    features = None
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
@@ -88,6 +88,8 @@ def cpu_key() -> str:
                     break
     except OSError:
         pass
+    if features is None:  # not Linux (platform.processor() may run `uname -p`: only when needed)
+        features = platform.processor()
     return hashlib.sha256(f"{platform.machine()}|{features}".encode()).hexdigest()[:12]
 
 
