@@ -1,7 +1,11 @@
-"""FLOPs of a training step, counted from the layer shapes, and the CPU's fp32 peak.
+"""FLOPs of a training step, counted from the layer shapes, the CPU's fp32 peak, and the
+measured floor of a dense model's training step: its matrix products alone.
 
 Multiply-add = 2 FLOPs; Dense ``2*in*out``, Conv2D ``2*k*k*Cin*Cout*Hout*Wout``,
 Conv2DTranspose ``2*k*k*Cin*Cout*Hin*Win``. Element-wise work is not counted.
+
+``python -m benchmarks.flops --matmul-floor [--arch mlp] [--batch-size 128]`` prints, as one
+JSON line, the seconds per training step of those matrix products (see :func:`matmul_floor`).
 """
 
 from __future__ import annotations
@@ -81,3 +85,79 @@ def cpu_peak(fma_units: int = 2) -> dict:
     info["peak_gflops"] = info["cores"] * mhz / 1000.0 * lanes * fma * fma_units if mhz else None
     info["flags"] = sorted(f for f in flags if f in {"avx", "avx2", "fma", "avx512f"})
     return info
+
+
+def dense_products(encoder, decoder, batch_size: int) -> list[tuple[int, int, int]]:
+    """The matrix products ``(m, k, n)`` (an ``m x k`` by ``k x n`` product) of one training step
+    of a model whose encoder and decoder hold only Dense layers (besides reshapes): per layer
+    the forward product, the weight gradient and the input gradient, except the input gradient
+    of the encoder's first layer. Their FLOPs (``2*m*k*n`` each) sum to ``batch_size`` times
+    :func:`train_flops_per_image`. Raises ``ValueError`` for a model with other weighted layers."""
+    import keras
+
+    products = []
+    for model in (encoder, decoder):
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.Dense):
+                d_in, d_out = (int(d) for d in layer.kernel.shape)
+                products.append((batch_size, d_in, d_out))  # forward: x @ W
+                products.append((d_in, batch_size, d_out))  # weight gradient: x^T @ g
+                products.append((batch_size, d_out, d_in))  # input gradient: g @ W^T
+            elif layer.weights:
+                raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) is not Dense: the floor is for dense models.")
+    del products[2]  # the images need no gradient
+    return products
+
+
+def matmul_floor(arch: str = "mlp", batch_size: int = 128, steps: int = 40, repeats: int = 5) -> dict:
+    """Seconds per training step of :func:`dense_products` of ``vae_tf``'s 2-D-latent ``arch``
+    model alone, on random ``float32`` matrices: the floor of any implementation of that step
+    in TensorFlow on this machine (element-wise work, the optimizer and the input pipeline are
+    left out). Timed as compiled by XLA and as a plain graph (TensorFlow's oneDNN kernels),
+    ``steps`` calls per timing, best of ``repeats``; ``step_s`` is the faster of the two.
+    Returns ``{"step_s", "xla_step_s", "graph_step_s", "gflops", "batch_size", "flops_per_step"}``."""
+    import time
+
+    import tensorflow as tf
+
+    import vae_tf
+
+    encoder = vae_tf.build_encoder(latent_dim=LATENT_DIM, arch=arch)
+    decoder = vae_tf.build_decoder(latent_dim=LATENT_DIM, arch=arch)
+    products = dense_products(encoder, decoder, batch_size)
+    rng = tf.random.Generator.from_seed(0)
+    pairs = [(rng.normal((m, k)), rng.normal((k, n))) for m, k, n in products]
+
+    def step(pairs):
+        return [tf.matmul(a, b) for a, b in pairs]
+
+    best = {}
+    for name, jit in (("xla_step_s", True), ("graph_step_s", False)):
+        fn = tf.function(step, jit_compile=jit)
+        for _ in range(5):  # trace, compile, warm the caches
+            fn(pairs)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(steps):
+                out = fn(pairs)
+            float(out[-1][0, 0])  # the last call has finished
+            times.append((time.perf_counter() - start) / steps)
+        best[name] = min(times)
+    flops = sum(2 * m * k * n for m, k, n in products)
+    step_s = min(best.values())
+    return {"step_s": step_s, **best, "gflops": flops / step_s / 1e9, "batch_size": batch_size, "flops_per_step": flops}
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(description="The floor of a dense VAE's training step: its matrix products alone.")
+    parser.add_argument("--matmul-floor", action="store_true", required=True, help="measure it (one JSON line)")
+    parser.add_argument("--arch", default="mlp", help="a dense vae_tf architecture (default mlp)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    args = parser.parse_args()
+    print(json.dumps(matmul_floor(args.arch, args.batch_size)), flush=True)
+    sys.exit(0)

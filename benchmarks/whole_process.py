@@ -24,6 +24,12 @@ vae-tf warm, plain, ...), each in a fresh process, shorter runs first; the table
 and the speed-ups (plain / vae-tf) against the goals in ``goals.json``, judged on the
 empty-cache run. Each run's time is split into stages (see :mod:`benchmarks.timeline`). Probe
 processes time ``import tensorflow``, ``import vae_tf`` and ``vae-tf train --help``.
+
+A last probe measures the floor of the training step on this machine: its matrix products
+alone (:func:`benchmarks.flops.matmul_floor`). With it the report gives, per epochs value, the
+least time any run of the same training could take here (TensorFlow's import, then every epoch's
+training images at that floor; validation, evaluation, compilation and figures left out) and so
+the largest speed-up over the plain example that this machine allows.
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ PROBES = (
     ("python -c 'import vae_tf'", ["-c", "import vae_tf"]),
     ("python -m vae_tf train --help", ["-m", "vae_tf", "train", "--help"]),
 )
+FLOOR_PROBE = [sys.executable, "-m", "benchmarks.flops", "--matmul-floor"]
+IMPORT_PROBE = PROBES[0][0]
 TINY = {"epochs": [2], "train_size": 600, "test_size": 200, "repeats": 1}
 #: The runs of each repeat, in order: the plain example; vae-tf with an empty XLA cache (a user's
 #: first run: every program compiled); vae-tf again with the cache that run filled (every later
@@ -94,6 +102,7 @@ def run_one(impl: str, epochs: int, args, work: Path, index: int, cache: Path) -
         parts = vae_tf_breakdown(run, out_dir)
         metrics = parts.pop("metrics")
         parts["config"], neg_elbo = metrics.get("config"), metrics["test_neg_elbo_nats"]
+        parts["n_train"] = metrics["n_train"]
     else:
         result = json.loads(run["lines"][-1][1])
         parts, neg_elbo = plain_breakdown(run, result), result["test_neg_elbo"]
@@ -112,6 +121,41 @@ def run_probes(repeats: int) -> dict[str, list[float]]:
             times[name].append(run["wall_s"])
             print(f"  probe {name:<32s} {run['wall_s']:6.1f} s", flush=True)
     return times
+
+
+def run_floor_probe() -> dict:
+    """One process of :func:`benchmarks.flops.matmul_floor` (the default dense model, batch 128)."""
+    run = run_stamped(FLOOR_PROBE, ROOT, child_env())
+    if run["returncode"] != 0:
+        raise RuntimeError(f"the matmul floor probe exited with {run['returncode']}:\n{run['stderr_tail']}")
+    floor = json.loads(run["lines"][-1][1])
+    print(f"  probe matmul floor: {floor['step_s'] * 1e3:.2f} ms per step of {floor['batch_size']} ({floor['gflops']:.0f} GFLOP/s)", flush=True)
+    return floor
+
+
+def bound_lines(rows: list[dict], runs: list[dict], probes: dict[str, list[float]], floors: list[dict]) -> list[str]:
+    """Per epochs value, the least time a run of the same training could take on this machine:
+    TensorFlow's import (median probe) plus ``epochs`` x the training images x the matrix-product
+    floor per image (best probe), and the largest speed-up over the plain example it allows."""
+    if not floors or not probes.get(IMPORT_PROBE):
+        return []
+    per_image = min(f["step_s"] / f["batch_size"] for f in floors)
+    gflops = max(f["gflops"] for f in floors)
+    imports = statistics.median(probes[IMPORT_PROBE])
+    lines = []
+    for r in rows:
+        n_train = next((x["n_train"] for x in runs if x["epochs"] == r["epochs"] and x.get("n_train")), None)
+        if n_train is None:
+            continue
+        epoch_s = n_train * per_image
+        least = imports + r["epochs"] * epoch_s
+        lines.append(
+            f"floor, {r['epochs']} epochs: TensorFlow's import {imports:.1f} s + {r['epochs']} x {epoch_s:.2f} s "
+            f"({n_train:,} training images at the step's matrix products alone, {gflops:.0f} GFLOP/s) = {least:.1f} s; "
+            f"vae-tf took {r['vae_tf_s']:.1f} s, {r['vae_tf_s'] / least:.2f}x the floor; "
+            f"the most any run could show here: plain / floor = {r['plain_s'] / least:.2f}x"
+        )
+    return lines
 
 
 def impls_of(runs: list[dict]) -> tuple[str, ...]:
@@ -138,8 +182,9 @@ def summary(runs: list[dict], epochs_list: list[int], goals: dict) -> list[dict]
     return rows
 
 
-def report_lines(rows: list[dict], runs: list[dict], probes: dict[str, list[float]]) -> list[str]:
-    """The results, breakdown and probe tables in Markdown, then one goal line per epochs value."""
+def report_lines(rows: list[dict], runs: list[dict], probes: dict[str, list[float]], floors: list[dict] = ()) -> list[str]:
+    """The results, breakdown and probe tables in Markdown, then one goal line per epochs value
+    and, with ``floors`` (matmul floor probes), one floor line per epochs value (:func:`bound_lines`)."""
     impls = impls_of(runs)
     warm = "vae-tf warm" in impls
     lines = markdown_table(
@@ -183,7 +228,7 @@ def report_lines(rows: list[dict], runs: list[dict], probes: dict[str, list[floa
               + (f"; with a warm XLA cache {r['speedup_warm']:.2f}x" + (f": {r['verdict_warm']}" if r["goal"] else "")
                  if "speedup_warm" in r else "")
               for r in rows]  # fmt: skip
-    return lines
+    return lines + bound_lines(rows, runs, probes, list(floors))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--train-size", type=int, default=None, help="training images (default all; passed to both)")
     parser.add_argument("--test-size", type=int, default=None, help="test images (default all; passed to both)")
     parser.add_argument("--tiny", action="store_true", help="quick check: 2 epochs, 600 train / 200 test images, 1 repeat")
-    parser.add_argument("--no-probes", action="store_true", help="skip the import and --help probe processes")
+    parser.add_argument("--no-probes", action="store_true", help="skip the probe processes (imports, --help, matmul floor)")
     parser.add_argument("--goals", type=Path, default=GOALS_FILE, help="thresholds file (default benchmarks/goals.json)")
     parser.add_argument("--json", type=Path, default=None, help="also write all results to this JSON file (after every run)")
     parser.add_argument("--report", type=Path, default=None, metavar="JSON",
@@ -208,18 +253,18 @@ def print_report(saved: dict, goals: dict) -> int:
     if "vae-tf warm" in impls_of(runs):  # an interrupted run: only the epochs with all three kinds
         done = [e for e in done if any(r["impl"] == "vae-tf warm" and r["epochs"] == e for r in runs)]
     runs = [r for r in runs if r["epochs"] in done]
-    print("\n".join(report_lines(summary(runs, done, goals), runs, saved.get("probes") or {})))
+    print("\n".join(report_lines(summary(runs, done, goals), runs, saved.get("probes") or {}, saved.get("floors") or [])))
     return 0
 
 
-def _save(path: Path | None, args, rows: list[dict], runs: list[dict], probes: dict) -> None:
+def _save(path: Path | None, args, rows: list[dict], runs: list[dict], probes: dict, floors: list[dict] = ()) -> None:
     """Write all results so far to ``path`` (after every run, so an interrupted benchmark keeps them)."""
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "summary": rows,
-                               "runs": runs, "probes": probes}, indent=1))  # fmt: skip
+                               "runs": runs, "probes": probes, "floors": list(floors)}, indent=1))  # fmt: skip
     tmp.replace(path)
 
 
@@ -234,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     epochs_list = sorted(set(args.epochs))  # shorter runs first
     print(f"whole process, {args.repeats} interleaved repeats, epochs {epochs_list}, Python {sys.version.split()[0]}", flush=True)
     probes = {} if args.no_probes else run_probes(args.repeats)
+    # the floor probe takes about 12 s: measured for the real benchmark, not the --tiny check
+    floors = [] if args.no_probes or args.tiny else [run_floor_probe() for _ in range(args.repeats)]
     runs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="vae-tf-whole-") as tmp:
         for epochs in epochs_list:
@@ -241,14 +288,14 @@ def main(argv: list[str] | None = None) -> int:
                 for impl in IMPLS:
                     cache = Path(tmp) / ("cache-plain" if impl == "plain" else "cache-vae-tf")  # warm reuses the cold run's
                     runs.append(run_one(impl, epochs, args, Path(tmp), len(runs), cache))
-                    _save(args.json, args, [], runs, probes)
+                    _save(args.json, args, [], runs, probes, floors)
                     x = runs[-1]
                     print(f"  [{epochs} epochs, repeat {r + 1}/{args.repeats}] {impl:<11s} {x['wall_s']:6.1f} s "
                           f"(epoch 1 {x['stages']['epoch 1']:.1f} s, test -ELBO {x['test_neg_elbo']:.2f})", flush=True)  # fmt: skip
     rows = summary(runs, epochs_list, goals)
     print()
-    print("\n".join(report_lines(rows, runs, probes)))
-    _save(args.json, args, rows, runs, probes)
+    print("\n".join(report_lines(rows, runs, probes, floors)))
+    _save(args.json, args, rows, runs, probes, floors)
     return 0
 
 

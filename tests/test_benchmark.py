@@ -25,6 +25,46 @@ def test_training_flops_per_image_of_the_dense_vae():
     assert flops.train_flops_per_image(encoder, decoder) == 3 * forward - 2 * 784 * 512
 
 
+def test_the_floors_matrix_products_are_the_counted_flops_of_a_training_step():
+    encoder = vae_tf.build_encoder(latent_dim=2, arch="mlp")
+    decoder = vae_tf.build_decoder(latent_dim=2, arch="mlp")
+    products = flops.dense_products(encoder, decoder, batch_size=128)
+    # first layer 784 -> 512: forward (128, 784, 512) and weight gradient (784, 128, 512), no input
+    # gradient (128, 512, 784) for the images; last layer 512 -> 784: forward (128, 512, 784),
+    # weight gradient (512, 128, 784), input gradient (128, 784, 512)
+    assert products.count((128, 784, 512)) == 2 and products.count((128, 512, 784)) == 1
+    assert products.count((784, 128, 512)) == 1 and products.count((512, 128, 784)) == 1
+    assert sum(2 * m * k * n for m, k, n in products) == 128 * flops.train_flops_per_image(encoder, decoder)
+    conv = vae_tf.build_encoder(latent_dim=2, arch="conv")
+    try:
+        flops.dense_products(conv, decoder, batch_size=128)
+        raise AssertionError("a conv encoder was accepted")
+    except ValueError as e:
+        assert "not Dense" in str(e)
+
+
+def test_the_matmul_floor_times_the_products_with_and_without_xla():
+    floor = flops.matmul_floor("mlp", batch_size=16, steps=2, repeats=1)
+    assert floor["xla_step_s"] > 0 and floor["graph_step_s"] > 0
+    assert floor["step_s"] == min(floor["xla_step_s"], floor["graph_step_s"])
+    assert math.isclose(floor["gflops"], floor["flops_per_step"] / floor["step_s"] / 1e9)
+    encoder, decoder = vae_tf.build_encoder(latent_dim=2, arch="mlp"), vae_tf.build_decoder(latent_dim=2, arch="mlp")
+    assert floor["flops_per_step"] == 16 * flops.train_flops_per_image(encoder, decoder)
+
+
+def test_the_whole_process_report_bounds_each_run_by_the_import_and_the_matmul_floor():
+    from benchmarks.whole_process import IMPORT_PROBE, bound_lines
+
+    rows = [{"epochs": 6, "plain_s": 24.0, "vae_tf_s": 20.0}]
+    runs = [{"impl": "plain", "epochs": 6}, {"impl": "vae-tf", "epochs": 6, "n_train": 1000}]
+    floors = [{"step_s": 0.0128, "batch_size": 128, "gflops": 80.0}, {"step_s": 0.0256, "batch_size": 128, "gflops": 40.0}]
+    (line,) = bound_lines(rows, runs, {IMPORT_PROBE: [5.0, 4.0, 9.0]}, floors)
+    # median import 5 s + 6 epochs x 1,000 images x 0.1 ms (the faster probe) = 5.6 s
+    assert "= 5.6 s" in line and "6 x 0.10 s" in line and "80 GFLOP/s" in line
+    assert f"{20.0 / 5.6:.2f}x the floor" in line and f"plain / floor = {24.0 / 5.6:.2f}x" in line
+    assert bound_lines(rows, runs, {}, floors) == [] and bound_lines(rows, runs, {IMPORT_PROBE: [5.0]}, []) == []
+
+
 def test_benchmark_runs_end_to_end_and_reports_each_configuration(tmp_path):
     out = tmp_path / "bench.json"
     args = ["--arch", "mlp", "--epochs", "2", "--repeats", "2", "--n-train", "256", "--no-pytorch", "--json", str(out)]
@@ -113,6 +153,7 @@ def test_whole_process_benchmark_runs_end_to_end(tmp_path):
     assert "whole process, 2 epochs: plain / vae-tf = " in proc.stdout and "(goal >= 0.01x): met" in proc.stdout
     assert "; with a warm XLA cache " in proc.stdout
     assert all(len(times) == 1 and times[0] > 0 for times in results["probes"].values())
+    assert results["floors"] == [] and all(r["n_train"] == 540 for r in runs[1:])  # --tiny: no floor probe
     assert "| evaluation |" in proc.stdout and "| total |" in proc.stdout
     # --report re-prints the same report from the saved results, running nothing
     again = subprocess.run([sys.executable, str(script), "--report", str(out), "--goals", str(goals)],
