@@ -47,13 +47,16 @@ def train_flops_per_image(encoder, decoder) -> int:
     return 3 * (sum(enc) + sum(dec)) - enc[0]
 
 
-def keras_train_flops(arch: str) -> int:
-    """:func:`train_flops_per_image` of ``vae_tf``'s 2-D-latent encoder and decoder of ``arch``."""
+def encoder_decoder(arch: str):
+    """``vae_tf``'s 2-D-latent encoder and decoder of ``arch``."""
     import vae_tf
 
-    encoder = vae_tf.build_encoder(latent_dim=LATENT_DIM, arch=arch)
-    decoder = vae_tf.build_decoder(latent_dim=LATENT_DIM, arch=arch)
-    return train_flops_per_image(encoder, decoder)
+    return vae_tf.build_encoder(latent_dim=LATENT_DIM, arch=arch), vae_tf.build_decoder(latent_dim=LATENT_DIM, arch=arch)
+
+
+def keras_train_flops(arch: str) -> int:
+    """:func:`train_flops_per_image` of ``vae_tf``'s 2-D-latent encoder and decoder of ``arch``."""
+    return train_flops_per_image(*encoder_decoder(arch))
 
 
 def _cpuinfo() -> tuple[str | None, float | None, set[str]]:
@@ -120,11 +123,7 @@ def matmul_floor(arch: str = "mlp", batch_size: int = 128, steps: int = 40, repe
 
     import tensorflow as tf
 
-    import vae_tf
-
-    encoder = vae_tf.build_encoder(latent_dim=LATENT_DIM, arch=arch)
-    decoder = vae_tf.build_decoder(latent_dim=LATENT_DIM, arch=arch)
-    products = dense_products(encoder, decoder, batch_size)
+    products = dense_products(*encoder_decoder(arch), batch_size)
     rng = tf.random.Generator.from_seed(0)
     pairs = [(rng.normal((m, k)), rng.normal((k, n))) for m, k, n in products]
 
