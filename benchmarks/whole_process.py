@@ -27,10 +27,10 @@ processes time ``import tensorflow``, ``import vae_tf`` and ``vae-tf train --hel
 
 A last probe measures the floor of the training step on this machine: its matrix products
 alone (:func:`benchmarks.flops.matmul_floor`). With it the report gives, per epochs value, the
-least time any run of the same training could take here (TensorFlow's import, as the plain runs
-paid it, then every epoch's training images at that floor; validation, evaluation, compilation
-and figures left out) and so the largest speed-up over the plain example that this machine
-allows.
+least time any run of the same training could take on a host as fast as during the probe
+(TensorFlow's import, as the plain runs paid it, then every epoch's training images at that
+floor; validation, evaluation, compilation and figures left out) and so the largest speed-up
+over the plain example that this allows.
 """
 
 from __future__ import annotations
