@@ -1,8 +1,10 @@
-"""The stored notebooks tell the truth about their own run (issue 13).
+"""The stored notebooks tell the truth about their own run (issues 13 and 22).
 
 Every number a markdown cell states is either checked by a ``stated(...)`` call whose stored
 output says ``stated ✓`` (from a full, not quick, run) or declared as given in the cell
-(``<!-- given: ... -->``); and no stored output shows a path of the machine that made it.
+(``<!-- given: ... -->``); no stored output shows a path of the machine that made it; and a
+``# NBVAL_CHECK_OUTPUT`` cell, whose output nbval compares on every machine, prints no
+round-off-sized number.
 """
 
 from __future__ import annotations
@@ -23,6 +25,22 @@ MACHINE_PATH = re.compile(
     r"(?<![\w.~])/(?:work|home|root|Users|tmp|content|private|var|opt|usr|mnt|srv)/"
     r"|\b[A-Za-z]:\\\\?[\w.]"
 )
+
+# What an NBVAL_CHECK_OUTPUT cell must not print, since it differs between CPUs, BLAS kernels and
+# thread counts: a number Python formatted in scientific notation (its exponent has two digits or
+# more: 1e-08, 6.61e+23; a bound written by hand, "< 1e-6", has one), a negative zero (a value
+# below the printed precision whose sign is round-off), or more significant digits than float32
+# (the models' precision) can promise.
+ROUND_OFF = {
+    "scientific notation": re.compile(r"(?<![\w.])\d+(?:\.\d+)?e[+-]\d{2,}\b"),
+    "a negative zero": re.compile(r"(?<![\w.])-0(?:\.0+)?(?![\d.]|e[+-])"),
+    "more than 6 significant digits": re.compile(r"(?<![\w.])(?=(?:0\.0*)?[1-9](?:\.?\d){6})\d+\.\d+"),
+}
+
+
+def round_off_numbers(text: str) -> list[str]:
+    """The round-off-sized numbers in ``text``, each as ``"KIND: NUMBER"``."""
+    return [f"{kind}: {m.group(0)}" for kind, pattern in ROUND_OFF.items() for m in pattern.finditer(text)]
 
 
 def _source(cell) -> str:
@@ -102,6 +120,16 @@ def test_machine_path_pattern():
         assert not MACHINE_PATH.search(fine), fine
 
 
+def test_round_off_pattern():
+    for bad in ["mean 1e-08, log-variance 6e-08", "= 9e-15 nats", "6.61e+23", "1.26e+119", "mean -0.000, std",
+                "-0.0", "L_K = -0", "0.123456789", "3.1415926", "-5.8870001 nats", "12345.67"]:
+        assert round_off_numbers(bad), bad
+    for fine in ["agree to within 1e-6", "< 1e-9 nats", "[-4.0887 -4.8167]", "-0.0011", "0.000 nats", "2.3026",
+                 "(10000, 2) float32", "log 10 = 2.3026", "-0.001", "10,000 images", "v1.0-0", "x-0.5", "12345.6",
+                 "step 0.0001"]:
+        assert not round_off_numbers(fine), (fine, round_off_numbers(fine))
+
+
 # ----------------------------------------------------------------------------- the notebooks
 def test_there_are_six_notebooks():
     assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
@@ -150,6 +178,17 @@ def test_stored_outputs_show_no_machine_paths(path):
             hits += [f"cell {i}: {m.group(0)!r} in {text[max(0, m.start() - 60):m.end() + 40]!r}"
                      for m in MACHINE_PATH.finditer(text)]
     assert not hits, f"{path.name}: stored outputs show paths of the machine that ran them: {hits[:5]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_checked_outputs_print_nothing_that_differs_between_machines(path):
+    code = [c for c in _notebook(path)["cells"] if c["cell_type"] == "code"]
+    hits = [f"nbval Cell {i}: {hit}" for i, cell in enumerate(code) if "NBVAL_CHECK_OUTPUT" in _source(cell)
+            for text in _output_texts(cell) for hit in round_off_numbers(text)]
+    assert not hits, (
+        f"{path.name}: NBVAL_CHECK_OUTPUT cells print numbers another CPU prints differently; assert them "
+        f"(e.g. < 1e-6) and print the bound, or drop the cell's check: {hits}"
+    )
 
 
 def test_a_stated_phrase_backs_the_number_it_contains(monkeypatch, capsys):
