@@ -7,7 +7,7 @@ One command, from the project root (MNIST found as by ``vae_tf.load_mnist``)::
     python benchmarks/distribute_throughput.py --arch conv --repeats 3
 
 Replicas are the machine's GPUs when it has at least two, else logical CPU devices
-(``vae_tf.distribute.use_logical_cpus``: the CPU's cores are shared, so on a CPU two replicas
+(``vae_tf.app.distribute.use_logical_cpus``: the CPU's cores are shared, so on a CPU two replicas
 cannot be faster than one). Rows: ``default`` (one device, no strategy: the package's defaults,
 ``steps_per_execution=32`` and XLA for dense models), ``mirrored x1`` and ``mirrored x2``
 (``steps_per_execution=1``, no XLA: what ``compile`` chooses under a strategy). Every run is a

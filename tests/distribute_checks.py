@@ -4,6 +4,7 @@ split must be set before it initialises, which the pytest process has already do
     python tests/distribute_checks.py equivalence        # 2 logical CPUs vs one device
     python tests/distribute_checks.py family             # every model under MirroredStrategy
     python tests/distribute_checks.py worker OUT_DIR     # one MultiWorkerMirroredStrategy worker
+    python tests/distribute_checks.py upstream           # the upstream bugs vae_tf.replicas works around
 
 Each prints one JSON line (prefixed ``RESULT ``) for the test to check.
 """
@@ -20,9 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 import vae_tf
-from vae_tf import distribute
-
-
+from vae_tf.app import distribute
 def report(result: dict) -> None:
     print("RESULT " + json.dumps(result), flush=True)
 
@@ -133,6 +132,32 @@ def family() -> None:
     report(result)
 
 
+def upstream() -> None:
+    """The two upstream behaviours vae_tf.replicas works around: reducing a per-replica scalar
+    with ``axis=0`` under MultiWorkerMirroredStrategy (what Keras does with a step's outputs),
+    and ``tf.nn.compute_average_loss`` on a batch split 3 + 2 over two replicas."""
+    import tensorflow as tf
+
+    result = {}
+    distribute.use_logical_cpus(2)  # before any TensorFlow work: the mirrored strategy below needs it
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()  # one local worker: no TF_CONFIG
+    per_replica = strategy.run(lambda: tf.constant(1.0))
+    try:
+        strategy.reduce("MEAN", per_replica, axis=0)
+        result["scalar_reduce_axis0_fails"] = False
+    except Exception:  # InvalidArgumentError / ValueError: "Invalid reduction dimension 0"
+        result["scalar_reduce_axis0_fails"] = True
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    values = tf.constant([1.0, 2.0, 3.0, 4.0, 10.0])
+    dataset = mirrored.experimental_distribute_dataset(tf.data.Dataset.from_tensors(values).unbatch().batch(5))
+    batch = next(iter(dataset))
+    from vae_tf.replicas import global_batch_mean
+
+    for name, fn in (("compute_average_loss_uneven", tf.nn.compute_average_loss), ("global_mean", global_batch_mean)):
+        result[name] = float(mirrored.reduce("SUM", mirrored.run(fn, args=(batch,)), axis=None))
+    report(result)
+
+
 def worker() -> None:
     """One worker of a MultiWorkerMirroredStrategy cluster (``$TF_CONFIG`` set by the caller):
     train a small VAE for one epoch; the chief's ``model.keras`` is the one kept."""
@@ -151,4 +176,4 @@ def worker() -> None:
 
 
 if __name__ == "__main__":
-    {"equivalence": equivalence, "family": family, "worker": worker}[sys.argv[1]]()
+    {"equivalence": equivalence, "family": family, "worker": worker, "upstream": upstream}[sys.argv[1]]()

@@ -1,7 +1,7 @@
 """The command line ``python -m vae_tf train``: outputs, bad input, NaN stop, interrupt and resume.
 
 The real command runs in subprocesses on the offline MNIST in quick mode; bad-input cases
-and small training runs also go through ``vae_tf.cli.main`` in-process (same code path, no
+and small training runs also go through ``vae_tf.app.cli.main`` in-process (same code path, no
 TensorFlow start-up per case).
 """
 
@@ -22,8 +22,7 @@ import numpy as np
 import pytest
 
 import vae_tf
-from vae_tf import cli
-
+from vae_tf.app import cli
 MNIST = vae_tf.find_mnist()
 SMALL = ["--train-size", "256", "--test-size", "64", "--batch-size", "64", "--verbose", "0"]
 FIGURES_2D = ["latent.png", "manifold.png", "reconstructions.png", "samples.png", "training_curves.png"]
@@ -257,7 +256,7 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path, capsys):
 
 def test_nan_stop_keeps_the_last_good_checkpoint(tmp_path):
     """Unit test of the callbacks: a non-finite epoch after good ones is not checkpointed."""
-    from vae_tf.training import EpochCheckpoint, FiniteLossStop, read_state
+    from vae_tf.app.training import EpochCheckpoint, FiniteLossStop, read_state
 
     model = vae_tf.VAE(vae_tf.build_encoder(latent_dim=2), vae_tf.build_decoder(latent_dim=2))
     model.compile(optimizer="adam")
@@ -352,7 +351,7 @@ def test_interrupted_runs_resume_to_the_requested_epochs(tmp_path):
 def test_binarization_is_recorded_fixed_on_resume_and_read_by_evaluate(tmp_path, capsys):
     """``--binarization``: the run records it, ``evaluate`` scores a dynamic run on one static
     draw of the test images, and ``--resume`` refuses another scheme (issue 13 names)."""
-    from vae_tf.trained import recorded_preprocessing
+    from vae_tf.app.trained import recorded_preprocessing
 
     scores = {}
     for scheme in ("threshold", "dynamic"):

@@ -23,9 +23,7 @@ import pytest
 from test_cli import MNIST, SMALL, _our_lines, _read_json, _signal_when, _wait_for_epoch, run_cli
 
 import vae_tf
-from vae_tf import cli, reporting, training
-
-
+from vae_tf.app import cli, reporting, training
 def _main(capsys, *args) -> tuple[int, list[str], str]:
     code = cli.main(["train", *args])
     captured = capsys.readouterr()
@@ -180,12 +178,12 @@ def test_sigterm_before_training_says_so_and_leaves_no_empty_directory(tmp_path)
 
 
 def test_ctrl_c_during_start_up_is_one_line(capsys, monkeypatch):
-    import vae_tf.run
+    import vae_tf.app.run
 
     def interrupted(request):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(vae_tf.run, "train", interrupted)
+    monkeypatch.setattr(vae_tf.app.run, "train", interrupted)
     code, err, _ = _main(capsys, "--out", "never-created")
     assert code == 130 and err == ["vae-tf: interrupted during start-up; nothing was written."]
 

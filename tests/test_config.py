@@ -1,12 +1,12 @@
-"""The run configuration (``vae_tf.config.RunConfig``) and the option parser built on its rules."""
+"""The run configuration (``vae_tf.app.config.RunConfig``) and the option parser built on its rules."""
 
 import dataclasses
 
 import pytest
 
-from vae_tf import cli
+from vae_tf.app import cli
 from vae_tf.architectures import ARCHITECTURES
-from vae_tf.config import ConfigError, RunConfig, check_value
+from vae_tf.app.config import ConfigError, RunConfig, check_value
 from vae_tf.losses import LIKELIHOODS
 
 

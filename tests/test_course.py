@@ -14,7 +14,6 @@ import nbformat
 import pytest
 
 from vae_tf import course
-
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = course.read_project(ROOT / "pyproject.toml")
 NOTEBOOKS = course.course_notebooks(ROOT)

@@ -6,8 +6,6 @@ import pytest
 
 import vae_tf
 from vae_tf import data as data_module
-
-
 def write_npz(path, **overrides):
     rng = np.random.default_rng(0)
     arrays = {

@@ -10,8 +10,6 @@ from scipy.stats import norm
 
 import vae_tf
 from vae_tf import losses
-
-
 def _np(t):
     return keras.ops.convert_to_numpy(t)
 

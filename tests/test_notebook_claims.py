@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from vae_tf.claims import STATED_OK, given_numbers, normalize, numbers_in_markdown, stated, tolerance_of
+from vae_tf.course.claims import STATED_OK, given_numbers, normalize, numbers_in_markdown, stated, tolerance_of
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

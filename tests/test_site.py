@@ -15,7 +15,6 @@ import nbformat
 import pytest
 
 from vae_tf import course
-
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = course.course_notebooks(ROOT)
 

@@ -1,4 +1,4 @@
-"""Units of ``vae_tf.training``: the checkpoint state check, a failed checkpoint write, and
+"""Units of ``vae_tf.app.training``: the checkpoint state check, a failed checkpoint write, and
 which interrupted epochs count as completed."""
 
 import errno
@@ -8,9 +8,7 @@ import types
 import pytest
 
 import vae_tf
-from vae_tf import training
-
-
+from vae_tf.app import training
 def _state(epoch=2, **changes):
     state = {
         "epoch": epoch,

@@ -1,13 +1,17 @@
-"""The fast training defaults of ``VAE.compile`` (XLA, steps_per_execution) change speed only.
+"""The command line's speed settings (XLA, ``steps_per_execution``) change speed only.
 
-* the defaults are really in effect, overridable, and survive save/load;
-* with the reparameterization noise fixed, a few training steps on the default path and on the
+``VAE.compile`` is Keras's own; the command line passes both settings explicitly
+(:func:`vae_tf.app.training.compile_options`), and so do the notebooks. Checked here:
+
+* which settings the command line picks, and that they survive save/load;
+* with the reparameterization noise fixed, a few training steps on the fast path and on the
   plain path (``jit_compile=False, steps_per_execution=1``) give the same weights and metrics;
 * with the model's own (seeded) noise, both paths reach the same held-out ELBO.
 """
 
 import os
 import warnings
+from types import SimpleNamespace
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -18,16 +22,10 @@ import tensorflow as tf
 from keras import ops
 
 import vae_tf
-from vae_tf.models import DEFAULT_STEPS_PER_EXECUTION
+from vae_tf.app.training import STEPS_PER_EXECUTION, compile_options
 
 PLAIN = {"jit_compile": False, "steps_per_execution": 1}
-
-
-@pytest.fixture(autouse=True)
-def full_mode(monkeypatch):
-    """These are the full-run defaults: quick mode (the test suite's VAE_TF_QUICK=1) leaves XLA
-    off, see test_quick_mode_leaves_xla_off_unless_asked_for."""
-    monkeypatch.delenv("VAE_TF_QUICK", raising=False)
+FAST = {"jit_compile": True, "steps_per_execution": STEPS_PER_EXECUTION}
 
 
 @pytest.fixture(scope="module")
@@ -57,38 +55,22 @@ class FixedNoise(keras.layers.Layer):
         return z_mean + ops.exp(0.5 * z_log_var) * ops.cast(self.eps, z_mean.dtype)
 
 
-def test_compile_defaults_are_xla_and_steps_per_execution():
+def test_vae_compile_is_keras_own():
     vae = _vae()
-    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
-    assert vae.jit_compile is True  # Keras's own "auto" would give False on a CPU-only machine
-    assert vae.steps_per_execution == DEFAULT_STEPS_PER_EXECUTION > 1
-    assert vae.get_compile_config()["jit_compile"] is True
-
-    vae.compile(optimizer="adam", **PLAIN)
-    assert vae.jit_compile is False and vae.steps_per_execution == 1
-
-
-def test_quick_mode_leaves_xla_off_unless_asked_for(monkeypatch):
-    monkeypatch.setenv("VAE_TF_QUICK", "1")
-    vae = _vae()
-    vae.compile(optimizer="adam")  # a quick run: XLA's compile would outlast its few steps
-    assert vae.jit_compile is False and vae.steps_per_execution == DEFAULT_STEPS_PER_EXECUTION
-    vae.compile(optimizer="adam", jit_compile=True)
-    assert vae.jit_compile is True
-
-    # On a CPU-only machine XLA's convolutions are slower than oneDNN's: conv models stay off XLA.
-    conv = _vae(arch="conv")
-    conv.compile(optimizer="adam")
+    vae.compile(optimizer="adam")
+    assert vae.steps_per_execution == 1  # Keras's defaults: nothing hidden in the model
     on_cpu_only = all(d.device_type == "CPU" for d in tf.config.list_physical_devices())
-    assert conv.jit_compile is (not on_cpu_only)
-    assert conv.steps_per_execution == DEFAULT_STEPS_PER_EXECUTION
-    conv.compile(optimizer="adam", jit_compile=True)
-    assert conv.jit_compile is True
+    assert vae.jit_compile is (not on_cpu_only)  # Keras's "auto" leaves XLA off on a CPU
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no "jit_compile cannot also be True" warning
-        vae.compile(optimizer="adam", run_eagerly=True)
-    assert vae.jit_compile is False and vae.run_eagerly
+
+def test_the_command_line_picks_xla_for_dense_models_and_32_steps_per_execution():
+    on_cpu_only = all(d.device_type == "CPU" for d in tf.config.list_physical_devices())
+    run = lambda **kw: SimpleNamespace(**{"quick": False, "arch": "mlp", **kw})  # noqa: E731
+    assert compile_options(run(), distributed=False) == FAST
+    # on a CPU XLA's convolutions are slower than oneDNN's; a quick run's steps do not repay XLA's compile
+    assert compile_options(run(arch="conv"), distributed=False)["jit_compile"] is (not on_cpu_only)
+    assert compile_options(run(quick=True), distributed=False) == {**FAST, "jit_compile": False}
+    assert compile_options(run(), distributed=True) == PLAIN  # keras-team/keras#19246
 
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
@@ -96,7 +78,9 @@ def test_fast_path_does_the_same_maths_as_the_plain_path(mnist, arch):
     x = vae_tf.scale_images(mnist[0][:384])  # 3 full batches of 128
     eps = np.random.default_rng(0).standard_normal((128, 2)).astype("float32")
     models, histories = [], []
-    for kwargs in ({}, PLAIN):
+    on_cpu_only = all(d.device_type == "CPU" for d in tf.config.list_physical_devices())
+    fast_options = {**FAST, "jit_compile": arch == "mlp" or not on_cpu_only}  # as compile_options picks
+    for kwargs in (fast_options, PLAIN):
         vae = _vae(seed=0, arch=arch)
         vae.sampling = FixedNoise(eps)
         if models:
@@ -107,8 +91,8 @@ def test_fast_path_does_the_same_maths_as_the_plain_path(mnist, arch):
     for vae in models:
         histories.append(vae.fit(x, batch_size=128, epochs=2, shuffle=False, verbose=0).history)
     fast, plain = models
-    assert fast.jit_compile == (arch == "mlp") and not plain.jit_compile  # XLA for dense models on CPU
-    assert fast.steps_per_execution == vae_tf.models.DEFAULT_STEPS_PER_EXECUTION and plain.steps_per_execution == 1
+    assert fast.jit_compile == fast_options["jit_compile"] and not plain.jit_compile
+    assert fast.steps_per_execution == STEPS_PER_EXECUTION and plain.steps_per_execution == 1
     assert int(fast.optimizer.iterations) == int(plain.optimizer.iterations) == 6
     moved = 0
     for w_fast, w_plain, w0 in zip(fast.get_weights(), plain.get_weights(), initial):
@@ -123,7 +107,7 @@ def test_fast_and_plain_path_reach_the_same_held_out_elbo(mnist):
     x_fit, _, x_test = mnist
     test_ds = vae_tf.make_dataset(x_test, shuffle=False)
     results = {}
-    for name, kwargs in (("fast", {}), ("plain", PLAIN)):
+    for name, kwargs in (("fast", FAST), ("plain", PLAIN)):
         vae = _vae(seed=0)
         vae.compile(optimizer=keras.optimizers.Adam(1e-3), **kwargs)
         vae.fit(vae_tf.make_dataset(x_fit, seed=0), epochs=4, verbose=0)
@@ -138,10 +122,10 @@ def test_fast_and_plain_path_reach_the_same_held_out_elbo(mnist):
     assert abs(results["fast"] - results["plain"]) < 0.03 * results["plain"], results
 
 
-def test_save_load_round_trip_keeps_the_fast_compile_config(mnist, tmp_path):
+def test_save_load_round_trip_keeps_the_compile_config(mnist, tmp_path):
     x_fit, _, x_test = mnist
     vae = _vae(seed=1)
-    vae.compile(optimizer=keras.optimizers.Adam(2e-3))
+    vae.compile(optimizer=keras.optimizers.Adam(2e-3), **FAST)
     vae.fit(vae_tf.make_dataset(x_fit[:512], seed=0), epochs=1, verbose=0)
     path = tmp_path / "vae.keras"
     vae.save(path)
@@ -149,7 +133,7 @@ def test_save_load_round_trip_keeps_the_fast_compile_config(mnist, tmp_path):
         warnings.filterwarnings("error", message=".*compile.*")  # Keras warns if it skips compile
         loaded = keras.models.load_model(path)
     assert loaded.jit_compile is True
-    assert loaded.steps_per_execution == DEFAULT_STEPS_PER_EXECUTION
+    assert loaded.steps_per_execution == STEPS_PER_EXECUTION
     assert float(loaded.optimizer.learning_rate) == pytest.approx(2e-3)
     assert int(loaded.optimizer.iterations) == int(vae.optimizer.iterations) == 4
     for a, b in zip(vae.get_weights(), loaded.get_weights()):
@@ -167,7 +151,7 @@ def test_save_load_round_trip_keeps_the_fast_compile_config(mnist, tmp_path):
     assert reloaded.jit_compile is False and reloaded.steps_per_execution == 1  # a user's choice is kept
 
 
-def test_conditional_models_train_under_the_defaults(mnist):
+def test_conditional_models_train_under_xla(mnist):
     x, y, _ = mnist
     ds = vae_tf.make_dataset(x[:512], y[:512], seed=0)
     keras.utils.set_random_seed(0)
@@ -176,59 +160,6 @@ def test_conditional_models_train_under_the_defaults(mnist):
         vae_tf.build_encoder(), vae_tf.build_decoder(condition_dim=10), vae_tf.build_classifier()
     )
     for model in (cvae, acvae):
-        model.compile(optimizer=keras.optimizers.Adam(1e-3))
-        assert model.jit_compile is True
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), **FAST)
         history = model.fit(ds, epochs=2, verbose=0).history
         assert np.isfinite(history["loss"]).all() and history["loss"][1] < history["loss"][0]
-
-
-def test_evaluation_runs_without_xla_while_training_keeps_it(mnist):
-    """XLA compiles a program per batch shape; evaluation meets several and gains little from
-    XLA, so the test step is never XLA-compiled. Evidence: XLA draws the one ``z`` per image
-    with another random-number algorithm, so with the same weights and the same seeded noise an
-    evaluation under an XLA model equals the non-XLA model's only if it did not use XLA."""
-    x = vae_tf.scale_images(mnist[2][:300])  # a partial last batch too
-    results = {}
-    for jit in (True, False):
-        vae = _vae(seed=3)
-        vae.compile(optimizer="adam", jit_compile=jit)
-        results[jit] = vae.evaluate(x, batch_size=128, verbose=0, return_dict=True)
-        assert vae.jit_compile is jit  # the setting itself is unchanged, and kept for training
-    assert results[True] == results[False]
-
-    # The training step does use XLA under jit_compile=True: the same seeded noise then gives
-    # other losses than without XLA (the noise's algorithm differs).
-    fitted = {}
-    for jit in (True, False):
-        vae = _vae(seed=3)
-        vae.compile(optimizer="adam", jit_compile=jit)
-        fitted[jit] = vae.fit(x, batch_size=100, epochs=1, verbose=0, shuffle=False).history["loss"][0]
-    assert fitted[True] != fitted[False]
-
-
-@pytest.mark.parametrize("jit", [True, False])
-def test_the_first_fit_traces_the_training_step_once_with_the_same_numbers(mnist, jit):
-    """Keras leaves the optimizer's variables to the first trace of the training step, and
-    TensorFlow then traces that step a second time; ``make_train_function`` builds them first.
-    Evidence: one trace instead of two, and the same weights, optimizer state and losses as
-    with Keras's own lazy build."""
-    x = vae_tf.scale_images(mnist[0][:300])
-    results = {}
-    for ours in (True, False):
-        vae = _vae(seed=4)
-        traces = []
-        original_step = vae.train_step
-        vae.train_step = lambda data: traces.append(1) or original_step(data)  # runs once per trace
-        if not ours:  # Keras's own training function: the optimizer is built inside the trace
-            vae.make_train_function = lambda force=False: keras.Model.make_train_function(vae, force)
-        vae.compile(optimizer="adam", jit_compile=jit)
-        history = vae.fit(x, batch_size=128, epochs=2, verbose=0, shuffle=False).history
-        paths = [v.path.removeprefix(vae.optimizer.name + "/") for v in vae.optimizer.variables]  # "adam_1/...": another instance
-        results[ours] = (len(traces), history, paths,
-                         [ops.convert_to_numpy(v) for v in vae.weights + vae.optimizer.variables])
-    (traces_ours, history_ours, paths_ours, values_ours), (traces_keras, history_keras, paths_keras, values_keras) = (
-        results[True], results[False])
-    assert (traces_ours, traces_keras) == (1, 2)
-    assert history_ours == history_keras and paths_ours == paths_keras
-    for a, b in zip(values_ours, values_keras, strict=True):
-        np.testing.assert_array_equal(a, b)

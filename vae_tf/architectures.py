@@ -25,7 +25,7 @@ from .layers import Sampling
 _DEFAULT_HIDDEN = {"mlp": (512,), "conv": (16,)}
 
 
-def _check(arch: str, latent_dim: int, shape: Sequence[int], filters: Sequence[int]) -> None:
+def check_architecture(arch: str, latent_dim: int, shape: Sequence[int], filters: Sequence[int]) -> None:
     if arch not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {ARCHITECTURES}, got {arch!r}.")
     if not isinstance(latent_dim, (int, np.integer)) or latent_dim < 1:
@@ -124,7 +124,7 @@ def build_encoder(
         ValueError: unknown ``arch``, ``latent_dim < 1``, or an image shape the conv stack
             cannot halve.
     """
-    _check(arch, latent_dim, input_shape, filters)
+    check_architecture(arch, latent_dim, input_shape, filters)
     hidden_units = _DEFAULT_HIDDEN[arch] if hidden_units is None else tuple(hidden_units)
     model_inputs, x = encoder_trunk(
         input_shape, arch, hidden_units, filters, kernel_size, activation, batch_norm, condition_dim
@@ -161,7 +161,7 @@ def build_decoder(
         ``condition_dim``, ``[z, condition]``) to logits of shape ``(batch, *output_shape)``.
         Apply ``keras.ops.sigmoid`` for pixel means in ``[0, 1]``.
     """
-    _check(arch, latent_dim, output_shape, filters)
+    check_architecture(arch, latent_dim, output_shape, filters)
     hidden_units = _DEFAULT_HIDDEN[arch] if hidden_units is None else tuple(hidden_units)
     output_shape = tuple(int(s) for s in output_shape)
     z_in = keras.Input(shape=(latent_dim,), name="z")

@@ -8,15 +8,16 @@ VAE: ``build_encoder(variational=False)`` (one output, the code ``h``) and ``bui
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 import numpy as np
 from keras import ops
 
-from .inputs import InputError
+import tensorflow as tf
+
+from .inputs import InputError, as_finite, as_model_input, in_batches, pixels_of
 from .losses import bernoulli_log_likelihood, gaussian_log_likelihood
-from .models import LossTermsModel, _as_finite, _batched, deserialize_submodels
+from .replicas import global_batch_mean, step_logs
+from .networks import deserialize_networks
 
 AE_LOSSES = ("bernoulli", "gaussian", "squared_error")
 CORRUPTIONS = (None, "gaussian", "masking")
@@ -43,7 +44,7 @@ def corrupt(x, kind: str | None, level: float, seed=None):
 
 
 @keras.saving.register_keras_serializable(package="vae_tf")
-class Autoencoder(LossTermsModel):
+class Autoencoder(keras.Model):
     """Deterministic autoencoder trained on reconstruction loss only.
 
     Args:
@@ -98,8 +99,53 @@ class Autoencoder(LossTermsModel):
         self.noise_level = float(noise_level)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self._init_trackers()
+        self.loss_tracker = keras.metrics.Mean(name="loss")
         self.built = True
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def train_step(self, data):
+        x = self.images_of(data)
+        with tf.GradientTape() as tape:
+            loss = self.per_example_loss(x, training=True)  # (batch,): corrupt, encode, decode, compare
+            scaled_loss = self.optimizer.scale_loss(global_batch_mean(loss))
+        gradients = tape.gradient(scaled_loss, self.trainable_weights)
+        self.optimizer.apply(gradients, self.trainable_weights)
+        self.loss_tracker.update_state(loss)
+        return step_logs(self.metrics)
+
+    def test_step(self, data):
+        self.loss_tracker.update_state(self.per_example_loss(self.images_of(data)))
+        return step_logs(self.metrics)
+
+    def images_of(self, data):
+        """The batch's inputs as float32: pixels by the pixel rule, or any reals for ``"squared_error"``."""
+        if self.inputs_are_pixels:
+            return pixels_of(data, self.image_shape)
+        return ops.cast(keras.utils.unpack_x_y_sample_weight(data)[0], "float32")
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.fit``, with NumPy images checked first (:meth:`as_model_input`); labels are ignored."""
+        if isinstance(x, np.ndarray):
+            x = self.as_model_input(x)
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, np.ndarray):
+            kwargs["validation_data"] = (self.as_model_input(validation, name="validation_data"),)
+        elif isinstance(validation, tuple) and validation and isinstance(validation[0], np.ndarray):
+            kwargs["validation_data"] = (self.as_model_input(validation[0], name="validation_data"), *validation[1:])
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.evaluate``, with NumPy images checked first."""
+        if isinstance(x, np.ndarray):
+            x = self.as_model_input(x)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def as_model_input(self, x, *, name: str = "x") -> np.ndarray:
+        """``x`` as the float32 batch ``(n, *image_shape)`` (:func:`vae_tf.inputs.as_model_input`)."""
+        return as_model_input(x, self.image_shape, pixels=self.inputs_are_pixels, name=name)
 
     @property
     def inputs_are_pixels(self) -> bool:
@@ -119,18 +165,15 @@ class Autoencoder(LossTermsModel):
         return out if self.reconstruction == "squared_error" else ops.sigmoid(out)
 
     def call(self, inputs, training: bool = False):
-        """Reconstructions of ``inputs`` (no corruption), same shape."""
-        return self._output(self.decoder(self._code(inputs, training), training=training))
+        """Reconstructions of ``inputs`` (no corruption), same shape; ``uint8`` pixels are divided by 255."""
+        x = self.images_of(inputs)
+        return self._output(self.decoder(self._code(x, training), training=training))
 
     def per_example_loss(self, x, training: bool = False):
         """Reconstruction loss of each example, shape ``(batch,)``; corrupts the input first
         if this is a denoising autoencoder."""
         x_in = corrupt(x, self.corruption, self.noise_level, self.seed_generator)
         return self._loss(x, self.decoder(self._code(x_in, training), training=training))
-
-    def loss_terms(self, x, y=None, training: bool = False) -> dict[str, Any]:
-        """``{"loss": per_example_loss(x)}``, shape ``(batch,)``; ``y`` is ignored."""
-        return {"loss": self.per_example_loss(x, training=training)}
 
     def _loss(self, x, out):
         """Per-example loss ``(batch,)`` of targets ``x`` given decoder outputs ``out`` (float32)."""
@@ -155,21 +198,21 @@ class Autoencoder(LossTermsModel):
         def fn(inputs, target):
             return (self._loss(target, self.decoder(self._code(inputs, training=False), training=False)),)
 
-        return _batched(fn, x_input, batch_size, x)[0]
+        return in_batches(fn, x_input, x, batch_size=batch_size)[0]
 
     def encode(self, x, *, batch_size: int = 512) -> np.ndarray:
         """Codes of images ``x``: NumPy ``(n, code_dim)``."""
-        return _batched(lambda b: (self._code(b),), self.as_model_input(x), batch_size)[0]
+        return in_batches(lambda b: (self._code(b),), self.as_model_input(x), batch_size=batch_size)[0]
 
     def decode(self, h, *, batch_size: int = 512) -> np.ndarray:
         """Reconstructions (pixel means, or raw outputs for ``"squared_error"``) of codes ``h``
         ``(n, code_dim)``: NumPy ``(n, *image_shape)``."""
-        h = _as_finite(h, "h")
-        return _batched(lambda b: (self._output(self.decoder(b, training=False)),), h, batch_size)[0]
+        h = as_finite(h, "h")
+        return in_batches(lambda b: (self._output(self.decoder(b, training=False)),), h, batch_size=batch_size)[0]
 
     def reconstruct(self, x, *, batch_size: int = 512) -> np.ndarray:
         """``decode(encode(x))``; for a denoising autoencoder pass the noisy images to denoise."""
-        return _batched(lambda b: (self(b, training=False),), self.as_model_input(x), batch_size)[0]
+        return in_batches(lambda b: (self(b, training=False),), self.as_model_input(x), batch_size=batch_size)[0]
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -188,7 +231,7 @@ class Autoencoder(LossTermsModel):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None):
-        return cls(**deserialize_submodels(config, custom_objects))
+        return cls(**deserialize_networks(config, custom_objects))
 
 
 def _check_shapes(encoder: keras.Model, decoder: keras.Model) -> None:

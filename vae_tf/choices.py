@@ -17,5 +17,5 @@ LIKELIHOODS = ("bernoulli", "gaussian", "continuous_bernoulli")
 #: ``"dynamic"`` such a draw made afresh every epoch (training only; Burda et al. 2016).
 BINARIZATIONS = ("threshold", "static", "dynamic")
 
-#: Names accepted by :func:`vae_tf.distribute.strategy_from_name` (the CLI's ``--distribute``).
+#: Names accepted by :func:`vae_tf.app.distribute.strategy_from_name` (the CLI's ``--distribute``).
 STRATEGY_NAMES = ("none", "mirrored", "multi-worker")

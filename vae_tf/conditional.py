@@ -1,59 +1,32 @@
 """Digit-conditioned VAEs: generate a chosen digit.
 
-* :class:`ConditionalVAE` (CVAE, Sohn et al. 2015): the label, one-hot, is an input of both
-  the encoder ``q(z | x, y)`` and the decoder ``p(x | z, y)``.
-* :class:`AuxiliaryClassifierVAE`: a classifier sub-network predicts the digit from the image;
-  its 10-way softmax output is concatenated with ``z`` into the decoder (and, optionally, with
-  the image features into the encoder), and the loss is the VAE loss plus
-  ``classification_weight`` times the classifier's cross-entropy. Labels are needed for
-  training only; reconstruction uses the classifier's own prediction.
+* :class:`ConditionalVAE` (CVAE, Sohn et al. 2015), here: the label, one-hot, is an input of both
+  the encoder ``q(z | x, y)`` and the decoder ``p(x | z, y)``; its loss is the VAE's with both
+  networks conditioned.
+* :class:`vae_tf.AuxiliaryClassifierVAE` (:mod:`vae_tf.auxiliary`): a classifier predicts the
+  digit, and the decoder sees its prediction.
 
-For both, generation sets the digit part to a one-hot vector and draws ``z ~ N(0, I)``;
-:meth:`digit_style_grid` reuses the same ``z`` ("style") for all ten digits,
+Both derive from :class:`DigitConditionedVAE` (digit handling, the digit x style grid). For both,
+generation sets the digit part to a one-hot vector and draws ``z ~ N(0, I)``;
+:meth:`DigitConditionedVAE.digit_style_grid` reuses the same ``z`` ("style") for all ten digits,
 :class:`StyleGridHistory` records such a grid after every training epoch and
-:func:`vae_tf.plotting.plot_digit_style_grid` draws one (a row per style, a column per digit). Training data
-are ``(images, labels)`` with images in ``[0, 1]`` and integer labels in ``[0, num_classes)``.
+:func:`vae_tf.plotting.plot_digit_style_grid` draws one (a row per style, a column per digit).
+Training data are ``(images, labels)`` with images in ``[0, 1]`` and integer labels in
+``[0, num_classes)``. :func:`conditional_neg_elbo` and :func:`digit_marginal_bound` score them.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import keras
 import numpy as np
 from keras import ops
 
-from .architectures import _check, encoder_trunk
-from .inputs import InputError, as_class_indices, check_count
+from .inputs import InputError, as_class_indices, check_count, in_batches
 from .losses import kl_divergence, reconstruction_log_likelihood
-from .models import VAE, _batched
+from .vae import VAE
 
 
-def build_classifier(
-    input_shape: Sequence[int] = (28, 28, 1),
-    num_classes: int = 10,
-    arch: str = "mlp",
-    hidden_units: Sequence[int] = (256,),
-    filters: Sequence[int] = (32, 64),
-    activation: str = "relu",
-    name: str = "classifier",
-) -> keras.Model:
-    """A digit classifier: images ``(batch, *input_shape)`` to class **logits**
-    ``(batch, num_classes)``: the encoder's trunk (:func:`vae_tf.architectures.encoder_trunk`,
-    ``arch`` as in :func:`vae_tf.build_encoder`) and a ``Dense`` layer of ``num_classes``.
-
-    Raises:
-        ValueError: unknown ``arch``, a bad image shape, or ``num_classes < 2``.
-    """
-    _check(arch, 1, input_shape, filters)
-    if int(num_classes) < 2:
-        raise ValueError(f"num_classes must be at least 2, got {num_classes!r}.")
-    inputs, x = encoder_trunk(input_shape, arch, tuple(hidden_units), filters, activation=activation)
-    logits = keras.layers.Dense(int(num_classes), name="class_logits")(x)
-    return keras.Model(inputs, logits, name=name)
-
-
-def _condition_width(model: keras.Model, which: str) -> int:
+def condition_width(model: keras.Model, which: str) -> int:
     """Width of the second (conditioning) input of ``model``; 0 if it has one input."""
     if len(model.inputs) == 1:
         return 0
@@ -62,39 +35,50 @@ def _condition_width(model: keras.Model, which: str) -> int:
     return int(model.inputs[1].shape[-1])
 
 
-class _DigitConditioned(VAE):
-    """Shared digit handling and generation API of the digit-conditioned VAEs."""
+class DigitConditionedVAE(VAE):
+    """What the digit-conditioned VAEs share: ``num_classes``, labels checked in ``fit`` and
+    ``evaluate``, ``digits=`` in ``encode``/``decode``/``reconstruct``/``sample``, and
+    :meth:`digit_style_grid`. The decoder takes ``[z, condition]`` with a condition of width
+    ``num_classes``. Training runs :meth:`vae_tf.VAE.train_on_loss_terms` on the subclass's
+    :meth:`loss_terms`."""
 
     conditions_on_digits = True
 
     def __init__(self, encoder, decoder, num_classes: int = 10, **kwargs):
-        super().__init__(encoder, decoder, **kwargs)
         self.num_classes = int(num_classes)
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be at least 2, got {num_classes!r}.")
-        if _condition_width(decoder, "decoder") != self.num_classes:
-            raise ValueError(
+        super().__init__(encoder, decoder, **kwargs)
+        if condition_width(decoder, "decoder") != self.num_classes:
+            raise InputError(
                 f"the decoder must take [z, condition] with a condition of width num_classes={self.num_classes}: "
                 f"build it with build_decoder(..., condition_dim={self.num_classes})."
             )
 
-    def _needs_labels(self) -> InputError:
+    def train_step(self, data):
+        return self.train_on_loss_terms(data)
+
+    def needs_labels(self) -> InputError:
         return InputError(
             f"{type(self).__name__} needs labels: train on (images, labels), e.g. vae_tf.make_dataset(x, y) "
             "or model.fit(x, y); pass digits= to encode/reconstruct."
         )
 
-    def _one_hot(self, labels):
+    def one_hot(self, labels):
+        """Integer labels ``(batch,)`` as one-hot float32 vectors ``(batch, num_classes)``."""
+        if labels is None:
+            raise self.needs_labels()
         return ops.one_hot(ops.cast(ops.reshape(labels, (-1,)), "int32"), self.num_classes)
 
-    def _checked_labels(self, y, n: int) -> np.ndarray:
+    def decoder_logits(self, z, digits=None, training=False):
+        """Logits of ``p(x | z, y)`` with the digits ``y`` one-hot: ``decoder([z, one_hot(digits)])``."""
+        return ops.cast(self.decoder([z, self.one_hot(digits)], training=training), "float32")
+
+    def checked_labels(self, y, n: int, name: str = "x") -> np.ndarray:
         """Labels ``(n,)`` in ``[0, num_classes)``; :class:`vae_tf.InputError` otherwise."""
         if y is None:
-            raise self._needs_labels()
+            raise self.needs_labels()
         return as_class_indices(y, self.num_classes, n=n, name="labels")
-
-    def _digit_array(self, digits, n: int) -> np.ndarray | None:
-        return None if digits is None else as_class_indices(digits, self.num_classes, n=n, name="digits")
 
     def digit_style_grid(self, n_styles: int = 8, *, seed: int | None = None) -> np.ndarray:
         """Images of shape ``(num_classes, n_styles, *image_shape)``: entry ``[d, s]`` decodes
@@ -112,120 +96,35 @@ class _DigitConditioned(VAE):
 
 
 @keras.saving.register_keras_serializable(package="vae_tf")
-class ConditionalVAE(_DigitConditioned):
+class ConditionalVAE(DigitConditionedVAE):
     """Conditional VAE: ``q(z | x, y)`` and ``p(x | z, y)`` with ``y`` one-hot.
 
     Build the networks with ``condition_dim=num_classes``:
     ``ConditionalVAE(build_encoder(condition_dim=10), build_decoder(condition_dim=10))``.
-    Other arguments and the loss terms are those of :class:`vae_tf.VAE`. Training data must
-    carry labels in ``[0, num_classes)``; ``encode``/``reconstruct``/``kl_per_dimension`` need
-    them as ``digits=``. Without them :class:`vae_tf.InputError` (a ``ValueError``) is raised.
+    Other arguments are those of :class:`vae_tf.VAE`. Per image, in nats, with ``z ~ q(z | x, y)``::
+
+        reconstruction_loss = -log p(x | z, y)
+        kl_loss             = KL(q(z | x, y) || N(0, I))
+        loss                = reconstruction_loss + beta * kl_loss
+
+    which is :meth:`vae_tf.VAE.loss_terms` with :meth:`posterior` and :meth:`decoder_logits`
+    conditioned on ``y``. Training data must carry labels in ``[0, num_classes)``;
+    ``encode``/``reconstruct``/``kl_per_dimension`` need them as ``digits=``. Without them
+    :class:`vae_tf.InputError` (a ``ValueError``) is raised.
     """
 
     def __init__(self, encoder, decoder, num_classes: int = 10, **kwargs):
         super().__init__(encoder, decoder, num_classes=num_classes, **kwargs)
-        if _condition_width(encoder, "encoder") != self.num_classes:
-            raise ValueError(
+        if condition_width(encoder, "encoder") != self.num_classes:
+            raise InputError(
                 f"the encoder must take [images, condition] with a condition of width {self.num_classes}: "
                 f"build it with build_encoder(..., condition_dim={self.num_classes})."
             )
 
-    def _condition(self, x, labels=None, training: bool = False):
-        """The one-hot labels: both networks see them."""
-        if labels is None:
-            raise self._needs_labels()
-        return self._one_hot(labels)
-
-
-@keras.saving.register_keras_serializable(package="vae_tf")
-class AuxiliaryClassifierVAE(_DigitConditioned):
-    """VAE whose decoder sees ``[z, softmax(classifier(x))]``; loss adds the classifier's
-    cross-entropy.
-
-    Args:
-        encoder: images to ``[z_mean, z_log_var, z]`` (:func:`vae_tf.build_encoder`). Built
-            with ``condition_dim=num_classes`` it also receives the predicted class
-            probabilities, ``q(z | x, softmax(classifier(x)))``, which makes it easier for
-            ``z`` to keep only what the digit does not explain (the style).
-        decoder: ``[z, class_probabilities]`` to logits (``build_decoder(condition_dim=10)``).
-        classifier: images to class logits (:func:`build_classifier`).
-        classification_weight: weight ``w`` of the cross-entropy.
-        decoder_trains_classifier: if False (default), the class probabilities enter the
-            encoder and decoder through ``stop_gradient``, so the classifier learns from the
-            cross-entropy alone. If True, the reconstruction loss (hundreds of nats summed
-            over pixels) also trains it; with a small ``w`` it then turns the probabilities
-            into extra style code and its accuracy falls.
-
-    Per-example terms, in nats: ``reconstruction_loss``, ``kl_loss``, ``classification_loss``
-    (cross-entropy of the true label) and ``loss = reconstruction_loss + beta * kl_loss +
-    w * classification_loss``; ``accuracy`` is the fraction of correctly classified images.
-    Training data must carry labels (:class:`vae_tf.InputError` otherwise);
-    ``encode``/``reconstruct`` use the classifier's prediction when ``digits`` is None.
-    """
-
-    def __init__(
-        self,
-        encoder,
-        decoder,
-        classifier,
-        classification_weight: float = 1.0,
-        decoder_trains_classifier: bool = False,
-        **kwargs,
-    ):
-        if not float(classification_weight) >= 0:
-            raise ValueError(f"classification_weight must be >= 0, got {classification_weight!r}.")
-        super().__init__(encoder, decoder, **kwargs)
-        if int(classifier.outputs[0].shape[-1]) != self.num_classes:
-            raise ValueError(
-                f"the classifier must output {self.num_classes} logits, got {classifier.outputs[0].shape[-1]}."
-            )
-        if _condition_width(encoder, "encoder") not in (0, self.num_classes):
-            raise ValueError(
-                f"the encoder's condition must have width num_classes={self.num_classes} (or no condition)."
-            )
-        self.classifier = classifier
-        self.classification_weight = float(classification_weight)
-        self.decoder_trains_classifier = bool(decoder_trains_classifier)
-
-    def _metric_names(self) -> tuple[str, ...]:
-        return ("loss", "reconstruction_loss", "kl_loss", "classification_loss", "accuracy")
-
-    @property
-    def loss_weights(self) -> dict[str, float]:
-        return {**super().loss_weights, "classification_loss": self.classification_weight}
-
-    def _class_logits(self, x, training: bool = False):
-        return ops.cast(self.classifier(x, training=training), "float32")
-
-    def _condition(self, x, labels=None, training: bool = False):
-        """The one-hot ``labels`` when given, else the classifier's class probabilities."""
-        return self._one_hot(labels) if labels is not None else ops.softmax(self._class_logits(x, training))
-
-    def _training_condition(self, x, labels, training: bool):
-        """The predicted probabilities (through ``stop_gradient`` unless
-        ``decoder_trains_classifier``), and the classifier's cross-entropy and accuracy."""
-        if labels is None:
-            raise self._needs_labels()
-        class_logits = self._class_logits(x, training)
-        probs = ops.softmax(class_logits)
-        if not self.decoder_trains_classifier:
-            probs = ops.stop_gradient(probs)
-        c = self._one_hot(labels)
-        ce = keras.losses.categorical_crossentropy(c, class_logits, from_logits=True)
-        correct = ops.cast(ops.equal(ops.argmax(class_logits, axis=-1), ops.argmax(c, axis=-1)), ce.dtype)
-        return probs, {"classification_loss": ce, "accuracy": correct}
-
-    def classify(self, x, *, batch_size: int = 512) -> np.ndarray:
-        """Class probabilities for images ``x``: NumPy ``(n, num_classes)``."""
-        fn = lambda b: (ops.softmax(self._class_logits(b)),)  # noqa: E731
-        return _batched(fn, self.as_model_input(x), batch_size)[0]
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config["classifier"] = keras.saving.serialize_keras_object(self.classifier)
-        config["classification_weight"] = self.classification_weight
-        config["decoder_trains_classifier"] = self.decoder_trains_classifier
-        return config
+    def posterior(self, x, digits=None, training=False):
+        """``(z_mean, z_log_var)`` of ``q(z | x, y)``: ``encoder([x, one_hot(digits)])``."""
+        z_mean, z_log_var = self.encoder([x, self.one_hot(digits)], training=training)[:2]
+        return ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
 
 
 class StyleGridHistory(keras.callbacks.Callback):
@@ -253,7 +152,7 @@ class StyleGridHistory(keras.callbacks.Callback):
         self.epochs.append(epoch)
 
     def on_train_begin(self, logs=None):
-        if not (isinstance(self.model, VAE) and self.model.conditions_on_digits):
+        if not isinstance(self.model, DigitConditionedVAE):
             raise TypeError(f"StyleGridHistory needs a digit-conditioned VAE, got {type(self.model).__name__}.")
         self.grids, self.epochs = [], []
         if self.include_initial:
@@ -263,13 +162,16 @@ class StyleGridHistory(keras.callbacks.Callback):
         self._record(epoch + 1)
 
 
-def _check_digit_model(model, x, caller: str) -> np.ndarray:
-    if not (isinstance(model, VAE) and model.conditions_on_digits):
+
+def check_digit_model(model, x, caller: str) -> np.ndarray:
+    """``x`` as ``model``'s input; ``TypeError`` unless ``model`` is digit-conditioned. Warns
+    when the likelihood is no density for these pixels (:func:`vae_tf.evaluation.warn_if_not_a_density`)."""
+    if not isinstance(model, DigitConditionedVAE):
         raise TypeError(f"{caller} needs a digit-conditioned VAE (ConditionalVAE or AuxiliaryClassifierVAE), got {type(model).__name__}.")
-    from .evaluation import _warn_if_not_a_density
+    from .evaluation import warn_if_not_a_density
 
     x = model.as_model_input(x)
-    _warn_if_not_a_density(model, x, caller)
+    warn_if_not_a_density(model, x, caller)
     return x
 
 
@@ -296,19 +198,17 @@ def conditional_neg_elbo(model, x, digits, *, batch_size: int = 512) -> dict[str
         TypeError: ``model`` is not digit-conditioned.
         vae_tf.InputError: bad images, digits or batch size.
     """
-    x = _check_digit_model(model, x, "conditional_neg_elbo")
+    x = check_digit_model(model, x, "conditional_neg_elbo")
     labels = as_class_indices(np.broadcast_to(np.asarray(digits), (len(x),)) if np.ndim(digits) == 0 else digits,
                               model.num_classes, n=len(x), name="digits")
 
     def fn(xb, yb):
-        condition = model._condition(xb, yb)
-        z_mean, z_log_var = model._posterior(xb, condition)
+        z_mean, z_log_var = model.posterior(xb, yb)
         z = model.sampling([z_mean, z_log_var])
-        logits = ops.cast(model.decoder(model._decoder_inputs(z, condition)), "float32")
-        recon = -reconstruction_log_likelihood(xb, logits, model.likelihood, model.sigma)
+        recon = -reconstruction_log_likelihood(xb, model.decoder_logits(z, yb), model.likelihood, model.sigma)
         return recon, kl_divergence(z_mean, z_log_var)
 
-    recon, kl = _batched(fn, x, check_count(batch_size, name="batch_size"), labels)
+    recon, kl = in_batches(fn, x, labels, batch_size=batch_size)
     return {"reconstruction": recon, "kl": kl, "neg_elbo": recon + kl}
 
 
@@ -333,12 +233,12 @@ def digit_marginal_bound(model, x, *, q_y=None, labels=None, batch_size: int = 5
         ValueError: both or (for a ConditionalVAE) neither of ``q_y`` and ``labels``; ``q_y`` of the
             wrong shape, negative, or with rows that do not sum to 1.
     """
-    x = _check_digit_model(model, x, "digit_marginal_bound")
+    x = check_digit_model(model, x, "digit_marginal_bound")
     n, k = len(x), model.num_classes
     if q_y is not None and labels is not None:
         raise ValueError("give q_y or labels, not both.")
     if q_y is None and labels is None:
-        if not isinstance(model, AuxiliaryClassifierVAE):
+        if not hasattr(model, "classify"):
             raise ValueError(f"{type(model).__name__} has no classifier: give q_y (n, {k}) or labels (n,).")
         q_y = model.classify(x, batch_size=batch_size)
     if labels is not None:

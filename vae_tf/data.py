@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .choices import BINARIZATIONS  # noqa: F401  (the schemes' names, re-exported)
-from .inputs import InputError, as_class_indices, as_images, as_unit_pixels, check_count, mark_checked
+from .inputs import InputError, as_class_indices, as_images, as_unit_pixels, check_count
 
 ENV_VAR = "VAE_TF_MNIST"
 KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -317,4 +317,4 @@ def make_dataset(
     # per batch is a gather from memory, so a fixed buffer of a few batches is enough.
     options = tf.data.Options()
     options.autotune.enabled = False
-    return mark_checked(ds.prefetch(PREFETCH_BATCHES).with_options(options))
+    return ds.prefetch(PREFETCH_BATCHES).with_options(options)

@@ -121,6 +121,8 @@ def reparameterization_gradient(
     import tensorflow as tf
     from keras import ops
 
+    from .layers import reparameterize
+
     mean, log_var = _check(mean, log_var, num_samples, num_repeats)
     eps = np.random.default_rng(seed).standard_normal((num_repeats, num_samples, mean.size))
     # One copy of the parameters per repeat, so one backward pass gives every repeat's gradient.
@@ -128,7 +130,7 @@ def reparameterization_gradient(
     lv = tf.constant(np.broadcast_to(log_var, (num_repeats, 1, mean.size)))
     with tf.GradientTape() as tape:
         tape.watch([m, lv])
-        z = m + ops.exp(0.5 * lv) * tf.constant(eps)
+        z = reparameterize(m, lv, tf.constant(eps))
         objective = ops.sum(ops.mean(_values(f, z, num_repeats, num_samples), axis=1))
     grad_mean, grad_log_var = tape.gradient(objective, [m, lv])
     if grad_mean is None or grad_log_var is None:

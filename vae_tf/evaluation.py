@@ -29,6 +29,7 @@ import tensorflow as tf
 from keras import ops
 
 from .inputs import InputError, as_images, check_count, pixel_kind
+from .layers import reparameterize
 from .losses import kl_divergence, reconstruction_log_likelihood
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -128,7 +129,7 @@ def _check_vae_input(vae, x) -> np.ndarray:
     return as_images(x, shape)
 
 
-def _warn_if_not_a_density(vae, x: np.ndarray, caller: str) -> None:
+def warn_if_not_a_density(vae, x: np.ndarray, caller: str) -> None:
     """Warn once when grey-level images are scored under the Bernoulli likelihood."""
     if vae.likelihood == "bernoulli" and pixel_kind(x) == "grey":
         warnings.warn(
@@ -161,7 +162,7 @@ def _log_weights_fn(vae):
         # Stateless draws seeded by a traced (2,) tensor: keras.random takes only int or
         # SeedGenerator seeds, which would retrace or carry state, so this one call stays tf.
         eps = tf.random.stateless_normal(ops.stack([num, batch, latent]), seed=seed, dtype=z_mean.dtype)
-        z = z_mean + ops.exp(0.5 * z_log_var) * eps  # (num, B, latent)
+        z = reparameterize(z_mean, z_log_var, eps)  # (num, B, latent)
         decode = lambda codes: model.decoder(codes, training=False)  # noqa: E731
         return importance_log_weights(x, z, z_mean, z_log_var, decode, likelihood, sigma)
 
@@ -274,7 +275,7 @@ def _check_sampling_args(vae, x, num_samples, batch_size, chunk_size, seed, call
     num_samples = check_count(num_samples, name="num_samples")
     batch_size = check_count(batch_size, name="batch_size")
     chunk_size = min(check_count(chunk_size, name="chunk_size"), num_samples)
-    _warn_if_not_a_density(vae, x, caller)
+    warn_if_not_a_density(vae, x, caller)
     return x, num_samples, batch_size, chunk_size, _draw_seed(seed)
 
 

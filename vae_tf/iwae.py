@@ -21,7 +21,7 @@ from keras import ops
 from .evaluation import importance_log_weights, iwae_bound
 from .inputs import check_count
 from .losses import kl_divergence
-from .models import VAE
+from .vae import VAE
 
 
 #: Training objectives of :class:`IWAE`.
@@ -79,6 +79,7 @@ class IWAE(VAE):
         self.k = check_count(k, name="k")
         self.objective = objective
         super().__init__(encoder, decoder, beta=1.0, **kwargs)
+        self.iwae_gain_tracker = keras.metrics.Mean(name="iwae_gain")
 
     @property
     def loss_weights(self) -> dict[str, float]:
@@ -86,19 +87,20 @@ class IWAE(VAE):
         weights = {"reconstruction_loss": 1.0, "kl_loss": 1.0}
         return weights if self.objective == "elbo" else {**weights, "iwae_gain": -1.0}
 
-    def _metric_names(self) -> tuple[str, ...]:
-        return ("loss", "reconstruction_loss", "kl_loss", "iwae_gain")
+    @property
+    def metrics(self):
+        return [*super().metrics, self.iwae_gain_tracker]
 
-    def _training_condition(self, x, labels, training: bool):
-        """No condition; the extra term ``iwae_gain``, 0 for ``k = 1`` (the only caller)."""
-        return None, {"iwae_gain": ops.zeros(ops.shape(x)[:1])}
+    def train_step(self, data):
+        return self.train_on_loss_terms(data)
 
     def loss_terms(self, x, y=None, training: bool = False) -> dict[str, Any]:
         """Per-example terms in nats (float32), each ``(batch,)``: ``loss``,
         ``reconstruction_loss``, ``kl_loss`` and ``iwae_gain`` (class docstring). ``y`` is ignored."""
-        if self.k == 1:  # the VAE's own terms (closed-form KL), with iwae_gain = 0 (_training_condition)
-            return super().loss_terms(x, y, training)
-        z_mean, z_log_var = self._posterior(x, None, training)
+        if self.k == 1:  # the VAE's own terms (closed-form KL); the bound gains nothing
+            terms = super().loss_terms(x, training=training)
+            return {**terms, "iwae_gain": ops.zeros_like(terms["loss"])}
+        z_mean, z_log_var = self.posterior(x, training=training)
         repeat = lambda t: ops.repeat(ops.expand_dims(t, 0), self.k, axis=0)  # noqa: E731
         z = self.sampling([repeat(z_mean), repeat(z_log_var)])  # (k, batch, latent)
         decode = lambda codes: self.decoder(codes, training=training)  # noqa: E731

@@ -30,7 +30,7 @@ import keras
 import numpy as np
 import scipy.special
 
-from . import files
+from .app import files
 from .data import load_mnist
 from .inputs import as_class_indices, as_images, check_count, check_image_shape
 from .settings import resolve_cache_dir

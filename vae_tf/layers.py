@@ -1,9 +1,15 @@
-"""Keras layers used by the VAE models."""
+"""The reparameterization trick, as a function and as the layer the VAE models use."""
 
 from __future__ import annotations
 
 import keras
 from keras import ops
+
+
+def reparameterize(z_mean, z_log_var, eps):
+    """``z = z_mean + exp(z_log_var / 2) * eps``: a draw from ``N(z_mean, exp(z_log_var))`` for
+    ``eps ~ N(0, I)``, differentiable in ``z_mean`` and ``z_log_var``. Shapes broadcast."""
+    return z_mean + ops.exp(0.5 * z_log_var) * eps
 
 
 @keras.saving.register_keras_serializable(package="vae_tf")
@@ -31,7 +37,7 @@ class Sampling(keras.layers.Layer):
     def call(self, inputs):
         z_mean, z_log_var = inputs
         eps = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
-        return z_mean + ops.exp(0.5 * z_log_var) * eps
+        return reparameterize(z_mean, z_log_var, eps)
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

@@ -15,9 +15,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import plotting
+from .. import plotting
 from .files import atomic_save_model, atomic_write_json, save_figure
-from .latent import fit_pca
+from ..latent import fit_pca
 
 
 def write_figures(
@@ -144,7 +144,7 @@ def versions() -> dict[str, str]:
     import keras
     import tensorflow as tf
 
-    from . import __version__
+    from .. import __version__
 
     return {"vae_tf": __version__, "keras": keras.__version__, "tensorflow": tf.__version__, "python": sys.version.split()[0]}
 

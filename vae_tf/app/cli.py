@@ -3,7 +3,7 @@
 Trains a VAE on MNIST and writes into ``--out``: ``model.keras``, ``history.json``,
 ``metrics.json``, PNG figures, and ``checkpoint/`` (the last completed epoch, for
 ``--resume``). Run ``python -m vae_tf train --help`` for the options. This module only parses
-the options and maps errors to exit codes; the run itself is :func:`vae_tf.run.train`.
+the options and maps errors to exit codes; the run itself is :func:`vae_tf.app.run.train`.
 
 Exit codes: 0 success; 2 bad input (options, data, output directory in use or holding a run,
 checkpoint; one line on stderr); 3 training diverged (NaN/Inf loss; the last good checkpoint is
@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .choices import ARCHITECTURES, BINARIZATIONS, LIKELIHOODS, STRATEGY_NAMES
+from ..choices import ARCHITECTURES, BINARIZATIONS, LIKELIHOODS, STRATEGY_NAMES
 from .config import ConfigError, RunConfig, check_value, rule
 from .run import EXIT_DIVERGED, EXIT_OK, EXIT_USAGE, EXIT_WORKER_LOST, EXIT_WRITE_FAILED, PROG, RunError, RunRequest, UsageError, say  # noqa: F401
 #: Environment variable for ``--logical-cpus``.
@@ -41,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _checked(name: str):
     """An argparse ``type`` for config field ``name``: parse the text as the field's kind and
-    check it by the field's rule (:func:`vae_tf.config.check_value`)."""
+    check it by the field's rule (:func:`vae_tf.app.config.check_value`)."""
     kind = rule(name)["kind"]
 
     def parse(text: str):
@@ -154,8 +154,8 @@ def _output_options(g) -> None:
 
 
 def request_from_args(args: argparse.Namespace) -> RunRequest:
-    """The :class:`vae_tf.run.RunRequest` of parsed ``train`` options (unset options left out)."""
-    from .settings import quick_mode
+    """The :class:`vae_tf.app.run.RunRequest` of parsed ``train`` options (unset options left out)."""
+    from ..settings import quick_mode
 
     options = {k: getattr(args, k) for k in RunConfig.names() if k != "quick" and getattr(args, k, None) is not None}
     return RunRequest(

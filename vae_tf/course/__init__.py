@@ -28,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOLUTION_TAG = "solution"
 COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 INSTALL_FIRST_LINE = "# Setup: make `vae_tf` importable (in a checkout, or installed from the repository on Colab)"
@@ -174,7 +174,7 @@ def sync(root: str | Path = ROOT, *, ref: str | None = None, branch: str = "main
 
 
 def _write_notebook(nb, path: Path) -> None:
-    from .files import atomic_write_text
+    from ..app.files import atomic_write_text
 
     atomic_write_text(path, nbformat.writes(nb) + "\n")
 

@@ -28,7 +28,7 @@ class SampleRequest:
 
 def sample_command(request: SampleRequest) -> np.ndarray:
     """Run ``vae-tf sample``; return the images ``(n, 28, 28, 1)``. Raises
-    :class:`vae_tf.run.UsageError` for a bad model, ``--n``, ``--digit`` or output path."""
+    :class:`vae_tf.app.run.UsageError` for a bad model, ``--n``, ``--digit`` or output path."""
     if request.n < 1:
         raise UsageError(f"--n must be an integer >= 1, got {request.n}.")
     for target in (request.out, request.npy):
@@ -38,7 +38,7 @@ def sample_command(request: SampleRequest) -> np.ndarray:
     import matplotlib  # only now: bad input is answered without loading the plotting stack
 
     matplotlib.use("Agg")
-    from .plotting import plot_image_grid
+    from ..plotting import plot_image_grid
 
     digits = check_digit(model, request.digit)
     images = model.sample(request.n, digits=None if digits is None else np.full(request.n, digits), seed=request.seed)

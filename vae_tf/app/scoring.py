@@ -42,8 +42,8 @@ class EvaluateRequest:
 
 def evaluate_command(request: EvaluateRequest) -> dict:
     """Run ``vae-tf evaluate``: score, write ``evaluation.json`` beside the model, print the
-    summary; return the results. Raises :class:`vae_tf.run.UsageError` for bad input."""
-    from .data import MNISTError, subset
+    summary; return the results. Raises :class:`vae_tf.app.run.UsageError` for bad input."""
+    from ..data import MNISTError, subset
 
     start = time.perf_counter()
     trained = load_trained(request.path)
@@ -120,7 +120,7 @@ def score_likelihood(model, x: np.ndarray, y: np.ndarray, request: EvaluateReque
             active = None
         else:
             per_example["iwae_nll"] = iwae_nll(model, x, request.iwae_samples, request.seed)
-            from .evaluation import active_units
+            from ..evaluation import active_units
 
             active = active_units(model, x, threshold=ACTIVE_THRESHOLD)
     # The estimators warn with their own name first ("evaluate_elbo: ..."); one note per message.
@@ -145,7 +145,7 @@ def score_likelihood(model, x: np.ndarray, y: np.ndarray, request: EvaluateReque
 def _elbo_terms(model, x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     """Per-example ``neg_elbo``, ``reconstruction_loss`` and ``kl_loss`` (one z sample)."""
     if not model.conditions_on_digits:
-        from .evaluation import evaluate_elbo
+        from ..evaluation import evaluate_elbo
 
         terms = evaluate_elbo(model, x, seed=seed)
         return {"neg_elbo": -terms["elbo"], "reconstruction_loss": terms["reconstruction_loss"],
@@ -164,7 +164,7 @@ def iwae_nll(model, x: np.ndarray, num_samples: int, seed: int, batch_size: int 
     stderr; batch ``i`` is seeded by ``(seed, i)``."""
     import keras
 
-    from .evaluation import iwae_log_likelihood
+    from ..evaluation import iwae_log_likelihood
 
     out = np.empty(len(x), dtype="float64")
     bar = keras.utils.Progbar(len(x), verbose=1 if sys.stderr.isatty() else 2, unit_name="image")
@@ -180,8 +180,8 @@ def iwae_nll(model, x: np.ndarray, num_samples: int, seed: int, batch_size: int 
 # --------------------------------------------------------------------------- sample quality
 def judge_samples(model, arrays, x_test: np.ndarray, request: EvaluateRequest, data_arg) -> dict:
     """Sample quality by the judge: as many prior samples as test images (at least 4)."""
-    from .judge import JudgeError, load_judge
-    from .quality import class_histogram, digit_accuracy, frechet_distance, frechet_floor
+    from ..judge import JudgeError, load_judge
+    from ..quality import class_histogram, digit_accuracy, frechet_distance, frechet_floor
 
     try:
         judge = load_judge(data_arg, seed=0, verbose=2)  # prints only when it trains (once, then cached)

@@ -21,7 +21,7 @@ from pathlib import Path
 import tensorflow as tf
 from keras import ops
 
-from .choices import STRATEGY_NAMES
+from ..choices import STRATEGY_NAMES
 
 TF_CONFIG_VAR = "TF_CONFIG"
 

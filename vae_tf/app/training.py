@@ -15,6 +15,11 @@ the history so far). A new checkpoint is written as the new model file first, th
 ``state.json`` is replaced atomically to point at it, then the old model file is deleted: a
 run killed at any moment leaves a ``state.json`` that names a complete model file.
 
+Keras's callbacks are used where they give the guarantee; each hand-written one says why not:
+``StopOnSignal`` (Keras has no signal handling), ``FiniteLossStop`` (``TerminateOnNaN`` checks
+only the training ``loss``, at every batch, and does not say which epoch failed) and
+``EpochCheckpoint`` (below).
+
 Why not ``keras.callbacks.BackupAndRestore``: it saves weights only (no model config to rebuild
 from), its ``training_metadata.json`` holds just the epoch (no history, run config or data
 checksum) and is written in place, not atomically; it restores silently with no check that the
@@ -308,9 +313,7 @@ def check_state(state) -> None:
 def load_checkpoint_model(directory, state: dict) -> keras.Model:
     """Load the model that ``state`` names (compiled, optimizer state restored) and check that
     its optimizer step count matches the state. Raises :class:`CheckpointError`."""
-    import vae_tf
-
-    vae_tf.load_all()  # registers the custom classes (the command imports modules as needed)
+    import vae_tf  # noqa: F401  (registers the package's models with Keras)
 
     path = Path(directory) / str(state.get("model_file", ""))
     if not path.is_file():
@@ -347,31 +350,38 @@ def precision_policy(mixed: bool):
         keras.mixed_precision.set_global_policy(previous)
 
 
-@keras.saving.register_keras_serializable(package="vae_tf")
-class ReplicaLossScaleOptimizer(keras.optimizers.LossScaleOptimizer):
-    """``keras.optimizers.LossScaleOptimizer`` whose "are the gradients finite?" test covers every
-    replica. Keras's own (3.x, TensorFlow backend) asks only the first replica, assuming the
-    gradients were already summed, which they are not yet: a step whose overflow happened on
-    another replica is applied, and inf/NaN reaches the weights (a 2-replica mixed-precision
-    run diverged in its first epoch). On one device it is Keras's optimizer unchanged."""
-
-    def check_finite(self, grads):
-        import tensorflow as tf
-
-        finite = super().check_finite(grads)
-        context = tf.distribute.get_replica_context()
-        if context is None or context.num_replicas_in_sync == 1:
-            return finite
-        overflows = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(tf.logical_not(finite), tf.float32))
-        return tf.equal(overflows, 0.0)
+#: The command line's ``steps_per_execution``: training steps per call into the compiled graph
+#: (fewer Python round trips; callbacks' batch hooks then run every this many steps).
+STEPS_PER_EXECUTION = 32
 
 
-def build_model(config, num_classes: int = 10) -> keras.Model:
-    """A new, compiled (Adam) model for a :class:`vae_tf.config.RunConfig`: a ``VAE``, or an
-    ``AuxiliaryClassifierVAE`` when ``config.conditional``. Seeded by ``config.seed``."""
-    from .architectures import build_decoder, build_encoder
-    from .conditional import AuxiliaryClassifierVAE, build_classifier
-    from .models import VAE
+def compile_options(config, distributed: bool) -> dict:
+    """The command line's ``compile`` keywords for a run of ``config``.
+
+    * ``steps_per_execution``: :data:`STEPS_PER_EXECUTION`, or 1 under a ``tf.distribute``
+      strategy: Keras runs several steps per execution in a ``tf.while_loop`` whose ``tf.cond``
+      does not feed the collective all-reduce's placeholder (keras-team/keras#19246).
+    * ``jit_compile``: XLA for dense models on a CPU and for every model on an accelerator; off
+      for convolutional models on a CPU (XLA's convolutions are slower there than oneDNN's), in
+      quick runs (its 2-3 s compile per batch shape outlasts a few dozen steps) and under a strategy.
+    """
+    import tensorflow as tf
+
+    if distributed:
+        return {"steps_per_execution": 1, "jit_compile": False}
+    accelerator = any(d.device_type != "CPU" for d in tf.config.list_physical_devices())
+    xla = not config.quick and (accelerator or config.arch != "conv")
+    return {"steps_per_execution": STEPS_PER_EXECUTION, "jit_compile": xla}
+
+
+def build_model(config, num_classes: int = 10, distributed: bool = False) -> keras.Model:
+    """A new, compiled (Adam) model for a :class:`vae_tf.app.config.RunConfig`: a ``VAE``, or an
+    ``AuxiliaryClassifierVAE`` when ``config.conditional``. Seeded by ``config.seed``; compiled
+    with :func:`compile_options`."""
+    from ..architectures import build_decoder, build_encoder
+    from ..auxiliary import AuxiliaryClassifierVAE, build_classifier
+    from ..replicas import ReplicaLossScaleOptimizer
+    from ..vae import VAE
 
     arch, latent, seed = config.arch, config.latent_dim, config.seed
     common = {"beta": config.beta, "likelihood": config.likelihood, "sigma": config.sigma, "seed": seed}
@@ -385,15 +395,16 @@ def build_model(config, num_classes: int = 10) -> keras.Model:
     optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
     if config.mixed_precision:  # what compile would wrap it in, made safe for several replicas
         optimizer = ReplicaLossScaleOptimizer(optimizer)
-    # A quick run is a few dozen steps: XLA's compile would outlast them (see VAE.compile).
-    model.compile(optimizer=optimizer, **({"jit_compile": False} if config.quick else {}))
+    model.compile(optimizer=optimizer, **compile_options(config, distributed))
     return model
 
 
 def build_or_resume(config, directory, state: dict) -> keras.Model:
     """The checkpointed model if ``state["epoch"]`` > 0 (:func:`load_checkpoint_model`), else a
     new one (:func:`build_model`). Raises :class:`CheckpointError`."""
-    return load_checkpoint_model(directory, state) if state["epoch"] else build_model(config)
+    import tensorflow as tf
+
+    return load_checkpoint_model(directory, state) if state["epoch"] else build_model(config, distributed=tf.distribute.has_strategy())
 
 
 def fit_epochs(model, fit_ds, val_ds, state: dict, directory, guard: SignalGuard, *, epochs: int, verbose: int):

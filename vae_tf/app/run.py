@@ -1,9 +1,9 @@
 """The training run behind ``vae-tf train``, as a pipeline that the run walks through once:
 
-make the ``--distribute`` strategy (:mod:`vae_tf.distribute`) -> claim ``--out`` (this worker's
-directory: :func:`worker_out`; :mod:`vae_tf.outdir`) -> read the checkpoint and settle the configuration
-(:mod:`vae_tf.config`) -> load and split the data (:mod:`vae_tf.data`) -> seed -> build or resume
-inside the strategy's scope and fit (:mod:`vae_tf.training`) -> evaluate and write the report (:mod:`vae_tf.reporting`).
+make the ``--distribute`` strategy (:mod:`vae_tf.app.distribute`) -> claim ``--out`` (this worker's
+directory: :func:`worker_out`; :mod:`vae_tf.app.outdir`) -> read the checkpoint and settle the configuration
+(:mod:`vae_tf.app.config`) -> load and split the data (:mod:`vae_tf.data`) -> seed -> build or resume
+inside the strategy's scope and fit (:mod:`vae_tf.app.training`) -> evaluate and write the report (:mod:`vae_tf.app.reporting`).
 
 Every failure is a :class:`RunError` whose ``line()`` is the one line to print and whose
 ``exit_code`` is the process's exit code (see README, "Errors and exit codes").
@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .config import ConfigError, RunConfig
-from .data import MNISTError, find_mnist, load_mnist, make_dataset, scale_images, split_validation, subset
+from ..data import MNISTError, find_mnist, load_mnist, make_dataset, scale_images, split_validation, subset
 from .outdir import CHECKPOINT_DIR, OutDirError, claimed
 
 if TYPE_CHECKING:
     from .training import SignalGuard
 
-# vae_tf.training (Keras, TensorFlow) is imported where a run needs it, not here: the command line
+# vae_tf.app.training (Keras, TensorFlow) is imported where a run needs it, not here: the command line
 # imports this module for its errors and exit codes, and answers --help and bad options without
 # starting TensorFlow.
 
@@ -141,7 +141,7 @@ def train(request: RunRequest) -> str:
 
 def make_strategy(request: RunRequest):
     """The ``tf.distribute`` strategy of ``request.distribute`` (see
-    :func:`vae_tf.distribute.strategy_from_name`). Raises :class:`UsageError`."""
+    :func:`vae_tf.app.distribute.strategy_from_name`). Raises :class:`UsageError`."""
     from .distribute import strategy_from_name
 
     try:
@@ -178,7 +178,7 @@ def check_batch_size(config: RunConfig, strategy) -> None:
 
 
 def read_resume_state(ckpt_dir: Path) -> dict:
-    """The checkpoint's checked state (:func:`vae_tf.training.read_state`); raises :class:`UsageError`."""
+    """The checkpoint's checked state (:func:`vae_tf.app.training.read_state`); raises :class:`UsageError`."""
     from .training import CheckpointError, read_state
 
     try:
@@ -382,7 +382,7 @@ def outputs_dir(model, out: Path):
     """Yield ``(directory, kept)``: where to write the run's outputs and whether they stay.
     ``out`` itself, except on a non-chief worker of a ``MultiWorkerMirroredStrategy`` run: it
     writes them like the chief (a save may need every worker) into a private temporary
-    directory, deleted after (:func:`vae_tf.distribute.chief_path`)."""
+    directory, deleted after (:func:`vae_tf.app.distribute.chief_path`)."""
     import tensorflow as tf
 
     from .distribute import chief_path, is_chief

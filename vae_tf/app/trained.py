@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import binarize, binarize_static, scale_images
+from ..data import binarize, binarize_static, scale_images
 from .run import UsageError, WriteFailedError
 
 MODEL_FILE, METRICS_FILE = "model.keras", "metrics.json"
@@ -46,7 +46,7 @@ class Trained:
 
 def load_trained(path: str | Path) -> Trained:
     """Load the model at ``path`` (a run directory or a ``.keras`` file). Raises
-    :class:`vae_tf.run.UsageError` for a missing path, a folder without ``model.keras``, a file
+    :class:`vae_tf.app.run.UsageError` for a missing path, a folder without ``model.keras``, a file
     that is not a Keras model, or a model that is not a ``vae_tf`` VAE."""
     path = Path(path).expanduser()
     if not path.exists():
@@ -56,9 +56,8 @@ def load_trained(path: str | Path) -> Trained:
         raise UsageError(f"{path} holds no {MODEL_FILE}; pass a finished run directory of 'vae-tf train'.")
     import keras  # only now: a wrong path is answered without starting TensorFlow
 
-    import vae_tf
+    import vae_tf  # noqa: F401  (registers the package's classes for load_model)
 
-    vae_tf.load_all()  # registers the package's classes for load_model
     try:
         model = keras.models.load_model(model_path, compile=False)
     except Exception as e:  # Keras raises ValueError, OSError, zipfile errors... for non-models
@@ -108,7 +107,7 @@ def preprocess(x: np.ndarray, preprocessing: str, seed: int) -> np.ndarray:
 @contextlib.contextmanager
 def writing_outputs():
     """Turn an ``OSError`` while writing outputs (disk full, read-only folder) into
-    :class:`vae_tf.run.WriteFailedError` (exit 4); the atomic writers leave no partial file."""
+    :class:`vae_tf.app.run.WriteFailedError` (exit 4); the atomic writers leave no partial file."""
     try:
         yield
     except OSError as e:

@@ -99,7 +99,7 @@ def stated(text: str, measured: float, *, tol: float | None = None) -> float:
     Raises:
         ValueError: ``text`` holds no number, or ``measured`` is not a finite number.
     """
-    from .settings import quick_mode
+    from ..settings import quick_mode
 
     value, measured = _value(text), float(measured)
     if not math.isfinite(measured):
