@@ -108,8 +108,13 @@ def _fit(cfg: dict, encoder, decoder, x_train, callback):
         x_fit = vae_tf.scale_images(x_train)  # float32 NumPy array, as in the keras.io example
         model.fit(x_fit, epochs=cfg["epochs"], batch_size=cfg["batch_size"], verbose=0, callbacks=[callback])
         return model
+    from types import SimpleNamespace
+
+    from vae_tf.app.training import compile_options
+
     model = vae_tf.VAE(encoder, decoder, seed=cfg["seed"])
-    model.compile(optimizer=keras.optimizers.Adam(), **cfg.get("compile", {}))
+    speed = compile_options(SimpleNamespace(quick=False, arch=cfg["arch"]), distributed=False)  # the command line's
+    model.compile(optimizer=keras.optimizers.Adam(), **{**speed, **cfg.get("compile", {})})
     ds = vae_tf.make_dataset(x_train, batch_size=cfg["batch_size"], seed=cfg["seed"])
     if cfg.get("autotune"):  # the input pipeline as it was: tf.data's autotuner on
         import tensorflow as tf

@@ -16,13 +16,8 @@ One command, from the project root (data: ``data/mnist.npz`` as for ``vae_tf.loa
   ``train_step``, fitted on a float32 array of all the file's training images, batch 128, Adam
   with Keras's defaults), then the held-out -ELBO of the test set; no figures.
 
-vae-tf runs twice per repeat, with the opt-in XLA cache turned on (``VAE_TF_XLA_CACHE=1``, see
-``vae_tf.xla_cache``): first with the cache empty (every program compiled: a first run, and what
-every run is with the cache off), then with the cache that run filled (every later run of the
-same settings loads the compiled programs). Runs are interleaved (plain, vae-tf,
-vae-tf warm, plain, ...), each in a fresh process, shorter runs first; the table shows medians
-and the speed-ups (plain / vae-tf) against the goals in ``goals.json``, judged on the
-empty-cache run. Each run's time is split into stages (see :mod:`benchmarks.timeline`). Probe
+Runs are interleaved (plain, vae-tf, plain, ...), each in a fresh process, shorter runs first;
+the table shows medians and the speed-ups (plain / vae-tf) against the goals in ``goals.json``. Each run's time is split into stages (see :mod:`benchmarks.timeline`). Probe
 processes time ``import tensorflow``, ``import vae_tf`` and ``vae-tf train --help``.
 
 A last probe measures the floor of the training step on this machine: its matrix products
@@ -60,11 +55,9 @@ PROBES = (
 )
 FLOOR_PROBE = [sys.executable, "-m", "benchmarks.flops", "--matmul-floor"]
 TINY = {"epochs": [2], "train_size": 600, "test_size": 200, "repeats": 1}
-#: The runs of each repeat, in order: the plain example; vae-tf with an empty XLA cache (a user's
-#: first run: every program compiled); vae-tf again with the cache that run filled (every later
-#: run of the same settings: the compiled programs are loaded, see ``vae_tf.xla_cache``).
-IMPLS = ("plain", "vae-tf", "vae-tf warm")
-VAE_TF = ("vae-tf", "vae-tf warm")
+#: The runs of each repeat, in order: the plain example, then ``vae-tf train``.
+IMPLS = ("plain", "vae-tf")
+VAE_TF = ("vae-tf",)
 
 
 def child_env() -> dict:
@@ -93,8 +86,6 @@ def run_one(impl: str, epochs: int, args, work: Path, index: int, cache: Path) -
     if impl != "vae-tf warm":
         shutil.rmtree(cache, ignore_errors=True)
     env = {**child_env(), "VAE_TF_CACHE_DIR": str(cache)}
-    if impl in VAE_TF:  # the opt-in cache on: "vae-tf" fills it (a first run's cost), "vae-tf warm" loads it
-        env["VAE_TF_XLA_CACHE"] = "1"
     run = run_stamped(command(impl, epochs, args, out_dir), ROOT, env)
     if run["returncode"] != 0:
         raise RuntimeError(f"{impl} ({epochs} epochs) exited with {run['returncode']}:\n{run['stderr_tail']}")

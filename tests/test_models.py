@@ -163,3 +163,34 @@ def test_reparameterization_noise_continues_after_save_and_load(small_batch, tmp
     loss_a = vae.evaluate(x[:64], batch_size=64, verbose=0)
     loss_b = loaded.evaluate(x[:64], batch_size=64, verbose=0)
     assert loss_a == loss_b  # same weights, same next noise: the same numbers
+
+
+def test_train_step_logs_exactly_the_terms_loss_terms_computes():
+    """train_step computes the ELBO inline; loss_terms (evaluation, the family) computes it again.
+    With the same weights and the same noise generator the two give the same numbers."""
+    x = np.random.default_rng(0).uniform(size=(64, 28, 28, 1)).astype("float32")
+    for beta in (1.0, 3.0):
+        trained, reference = make_vae(beta=beta, seed=5), make_vae(beta=beta, seed=5)
+        trained.compile(optimizer=keras.optimizers.SGD(0.0))  # a step that leaves the weights as they are
+        logs = trained.train_on_batch(x, return_dict=True)
+        terms = {k: float(np.mean(keras.ops.convert_to_numpy(v))) for k, v in reference.loss_terms(x, training=True).items()}
+        assert set(logs) == {"loss", "reconstruction_loss", "kl_loss"}
+        for name, value in logs.items():
+            assert value == pytest.approx(terms[name], rel=1e-6), (beta, name)
+        assert logs["loss"] == pytest.approx(logs["reconstruction_loss"] + beta * logs["kl_loss"], rel=1e-6)
+
+
+def test_decoders_that_do_not_output_logits_are_refused_with_the_fix():
+    """A keras.io-style decoder ends in a sigmoid; the likelihood would apply a second one (issue 24)."""
+    encoder = vae_tf.build_encoder(latent_dim=2, hidden_units=(8,))
+    z = keras.Input((2,))
+    probabilities = keras.layers.Dense(784, activation="sigmoid", name="probs")(z)
+    decoder = keras.Model(z, keras.layers.Reshape((28, 28, 1))(keras.layers.Dense(784, activation="sigmoid")(z)))
+    for sigmoid_decoder in (decoder, keras.Model(z, probabilities)):
+        with pytest.raises(vae_tf.InputError, match="must output logits.*activation=None"):
+            vae_tf.VAE(encoder, sigmoid_decoder)
+    single = keras.Model(encoder.inputs, encoder.outputs[0])
+    with pytest.raises(vae_tf.InputError, match=r"encoder must output \[z_mean, z_log_var"):
+        vae_tf.VAE(single, vae_tf.build_decoder(latent_dim=2))
+    with pytest.raises(vae_tf.InputError, match="decoder takes codes of width 3"):
+        vae_tf.VAE(encoder, vae_tf.build_decoder(latent_dim=3))

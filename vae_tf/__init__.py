@@ -47,7 +47,8 @@ _LAZY = {
     "quick_mode": "settings",
 }  # fmt: skip
 #: Submodules available as attributes on first use (``vae_tf.plotting``, ...).
-_SUBMODULES = ("estimators", "latent", "plotting", "widgets")
+_SUBMODULES = ("choices", "data", "estimators", "evaluation", "judge", "latent", "linear_gaussian", "plotting",
+               "quality", "settings", "widgets")
 
 
 def __getattr__(name: str):

@@ -59,8 +59,11 @@ def check_networks(model) -> None:
                 f"{kind}'s decoder takes codes of width {inputs[0].shape[-1]} but the encoder gives latent_dim="
                 f"{outputs[0].shape[-1]}: build both with the same latent_dim."
             )
-    last = decoder.layers[-1] if getattr(decoder, "layers", None) else None
-    activation = getattr(getattr(last, "activation", None), "__name__", "linear")
+    last, activation = None, "linear"
+    for last in reversed(getattr(decoder, "layers", [])):  # the last layer that computes, past reshapes
+        if not isinstance(last, (keras.layers.Reshape, keras.layers.Flatten, keras.layers.Permute)):
+            activation = getattr(getattr(last, "activation", None), "__name__", "linear")
+            break
     if activation in _SQUASHING:
         raise InputError(
             f"{kind}'s decoder ends in a {activation!r} activation (layer {last.name!r}); it must output logits, "
