@@ -98,3 +98,26 @@ def test_an_epoch_counts_as_completed_only_if_its_last_step_runs(steps, spe, sig
     stop.model.stop_evaluating = False
     stop.on_test_batch_begin(0)
     assert stop.model.stop_evaluating is cut
+
+
+def test_the_progress_bar_ends_each_epoch_at_its_step_count():
+    """5 batches at 4 steps per execution: Keras's bar counts 8/5 (keras-team/keras#20861), ours 5/5.
+    When the first assertion fails, Keras fixed it: drop vae_tf.app.training.EpochProgbar."""
+    import keras
+    import numpy as np
+
+    from vae_tf.app.training import EpochProgbar
+
+    x = np.random.default_rng(0).uniform(size=(5 * 16, 28, 28, 1)).astype("float32")
+    seen = {}
+    for bar in (keras.callbacks.ProgbarLogger(), EpochProgbar()):
+        keras.utils.set_random_seed(0)
+        vae = vae_tf.VAE(vae_tf.build_encoder(hidden_units=(8,)), vae_tf.build_decoder(hidden_units=(8,)))
+        vae.compile(optimizer="adam", steps_per_execution=4)
+        shown = []
+        record = type("Record", (keras.callbacks.Callback,), {
+            "on_train_batch_end": lambda self, batch, logs=None: shown.append(bar.seen)})()
+        vae.fit(x, batch_size=16, epochs=1, verbose=0, callbacks=[bar, record])
+        seen[type(bar).__name__] = max(shown)
+    assert seen["ProgbarLogger"] == 8, seen  # upstream still overshoots
+    assert seen["EpochProgbar"] == 5, seen

@@ -16,7 +16,8 @@ the history so far). A new checkpoint is written as the new model file first, th
 run killed at any moment leaves a ``state.json`` that names a complete model file.
 
 Keras's callbacks are used where they give the guarantee; each hand-written one says why not:
-``StopOnSignal`` (Keras has no signal handling), ``FiniteLossStop`` (``TerminateOnNaN`` checks
+``EpochProgbar`` (Keras's own bar overshoots an epoch's steps), ``StopOnSignal`` (Keras has no
+signal handling), ``FiniteLossStop`` (``TerminateOnNaN`` checks
 only the training ``loss``, at every batch, and does not say which epoch failed) and
 ``EpochCheckpoint`` (below).
 
@@ -235,6 +236,21 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.epochs_saved += 1
 
 
+class EpochProgbar(keras.callbacks.ProgbarLogger):
+    """Keras's progress bar, ending each epoch at its step count. With ``steps_per_execution > 1``
+    Keras reports the last, partial execution of an epoch as a whole one, so the bar overshoots
+    (``192/172``; keras-team/keras#20861); the step number is clamped to the epoch's steps."""
+
+    def _clamped(self, batch: int) -> int:
+        return min(batch, self.target - 1) if self.target else batch  # target: the steps of the epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(self._clamped(batch), logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        super().on_test_batch_end(self._clamped(batch), logs)
+
+
 # --------------------------------------------------------------------------- checkpoints
 class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable or does not match the requested run."""
@@ -421,7 +437,7 @@ def fit_epochs(model, fit_ds, val_ds, state: dict, directory, guard: SignalGuard
             validation_data=val_ds,
             epochs=epochs,
             initial_epoch=state["epoch"],
-            callbacks=[stopper, nan_stop, checkpoint],
+            callbacks=[stopper, nan_stop, checkpoint, EpochProgbar()],
             verbose=verbose,
             shuffle=False,  # the dataset shuffles itself (seeded)
         )
