@@ -19,9 +19,9 @@ def env_flag(name: str) -> bool:
 def quick_mode() -> bool:
     """True when ``$VAE_TF_QUICK`` is set to a true value (``1``, ``true``, ``yes``, ``on``).
 
-    Notebooks and tests use it to train for fewer epochs on a data subset, and
-    ``VAE.compile`` then leaves XLA off by default (its compile would outlast so short a run); the
-    default (unset) is the full-quality run that readers see.
+    Notebooks and tests use it to train for fewer epochs on a data subset (and without XLA,
+    whose compile would outlast so short a run); the default (unset) is the full-quality run
+    that readers see. The models never read it.
     """
     return env_flag(QUICK_ENV_VAR)
 
