@@ -125,3 +125,13 @@ def test_the_scan_sees_imports_inside_functions_and_skips_the_standard_library(t
     assert _imports(source) - set(sys.stdlib_module_names) == {"mpmath", "PIL"}
     assert _undeclared({"mpmath": {"t.py"}}, {"numpy"}) == ["mpmath (imported by t.py; distribution mpmath)"]
     assert not _undeclared({"PIL": {"t.py"}}, {"pillow"})
+
+
+def test_ci_tests_the_declared_floor_of_tensorflow_and_keras():
+    """.ci/run's second venv pins exactly the lowest versions pyproject.toml admits."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    pins = dict(re.findall(r"FLOOR_(TF|KERAS)=([\d.]+)", ci))
+    floors = {_names([d]).pop(): re.search(r">=([\d.]+)", d).group(1) for d in PYPROJECT["project"]["dependencies"]
+              if d.startswith(("tensorflow", "keras"))}
+    assert floors == {"tensorflow": pins["TF"].removesuffix(".0"), "keras": pins["KERAS"].removesuffix(".0")}, (floors, pins)
+    assert '"tensorflow==${FLOOR_TF}" "keras==${FLOOR_KERAS}"' in ci and "pytest" in ci.split("FLOOR_KERAS}\"", 1)[1]
