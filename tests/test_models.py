@@ -184,9 +184,9 @@ def test_decoders_that_do_not_output_logits_are_refused_with_the_fix():
     """A keras.io-style decoder ends in a sigmoid; the likelihood would apply a second one (issue 24)."""
     encoder = vae_tf.build_encoder(latent_dim=2, hidden_units=(8,))
     z = keras.Input((2,))
-    probabilities = keras.layers.Dense(784, activation="sigmoid", name="probs")(z)
+    logits = keras.layers.Reshape((28, 28, 1))(keras.layers.Dense(784)(z))
     decoder = keras.Model(z, keras.layers.Reshape((28, 28, 1))(keras.layers.Dense(784, activation="sigmoid")(z)))
-    for sigmoid_decoder in (decoder, keras.Model(z, probabilities)):
+    for sigmoid_decoder in (decoder, keras.Model(z, keras.layers.Activation("sigmoid")(logits))):
         with pytest.raises(vae_tf.InputError, match="must output logits.*activation=None"):
             vae_tf.VAE(encoder, sigmoid_decoder)
     single = keras.Model(encoder.inputs, encoder.outputs[0])
@@ -210,3 +210,19 @@ def test_files_saved_before_the_redesign_load_and_give_the_same_outputs(name):
     assert model.optimizer is not None  # compiled from the file's compile config
     if name != "VAE_mixed_precision":  # (the old package's loss-scale optimizer never counted its steps)
         assert int(model.optimizer.iterations) == 2  # the optimizer's state restored
+
+
+def test_errors_name_the_network_or_argument_at_fault():
+    """A decoder of the wrong output shape is blamed when the VAE is built, not the data at fit
+    time; bad validation data are called validation_data, not x (issue 24)."""
+    encoder = vae_tf.build_encoder(latent_dim=2, hidden_units=(8,))
+    z = keras.Input((2,))
+    flat_decoder = keras.Model(z, keras.layers.Dense(784)(z))  # (784,), not (28, 28, 1)
+    with pytest.raises(vae_tf.InputError, match=r"decoder outputs shape \(784,\).*output_shape=\(28, 28, 1\)"):
+        vae_tf.VAE(encoder, flat_decoder)
+    vae = make_vae()
+    x = np.random.default_rng(0).uniform(size=(8, 28, 28, 1)).astype("float32")
+    with pytest.raises(vae_tf.InputError, match=r"^validation_data must hold pixel values in \[0, 1\]"):
+        vae.fit(x, validation_data=(x * 255,), epochs=1, verbose=0)
+    with pytest.raises(vae_tf.InputError, match=r"^validation_data must have shape \(batch, 28, 28, 1\)"):
+        vae.fit(x, validation_data=x[:, :14], epochs=1, verbose=0)

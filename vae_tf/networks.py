@@ -44,7 +44,7 @@ _SQUASHING = ("sigmoid", "softmax", "hard_sigmoid", "tanh", "relu", "softplus")
 def check_networks(model) -> None:
     """Raise :class:`vae_tf.InputError` naming the network and the fix unless the encoder gives
     ``[z_mean, z_log_var, ...]`` of one width, the decoder takes codes of that width (plus the
-    model's condition) and outputs logits (no output activation)."""
+    model's condition) and outputs logits (no output activation) of the encoder's image shape."""
     encoder, decoder, kind = model.encoder, model.decoder, type(model).__name__
     outputs = getattr(encoder, "outputs", None)
     if outputs is not None:
@@ -52,6 +52,12 @@ def check_networks(model) -> None:
             raise InputError(
                 f"{kind}'s encoder must output [z_mean, z_log_var, ...] of one width, got {len(outputs)} output(s) "
                 f"of shapes {[tuple(o.shape) for o in outputs]}: build it with vae_tf.build_encoder (variational=True)."
+            )
+        images, produced = tuple(encoder.inputs[0].shape[1:]), tuple(getattr(decoder, "outputs", [encoder.inputs[0]])[0].shape[1:])
+        if None not in images + produced and images != produced:
+            raise InputError(
+                f"{kind}'s decoder outputs shape {produced} but the encoder takes images of shape {images}: "
+                f"build the decoder with output_shape={images} (vae_tf.build_decoder does)."
             )
         inputs = getattr(decoder, "inputs", None)
         if inputs is not None and inputs[0].shape[-1] != outputs[0].shape[-1]:
