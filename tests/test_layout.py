@@ -25,7 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "vae_tf"
 CORE = ("vae", "layers", "losses", "architectures")
-FAMILY = ("conditional", "auxiliary", "iwae", "autoencoders")
+FAMILY = ("conditional", "auxiliary", "iwae", "autoencoders", "gumbel", "vqvae")
 STUDENT_FILES = ("vae.py", "layers.py", "losses.py", "architectures.py")
 
 
@@ -132,7 +132,7 @@ print(json.dumps({
         names = [a.name for n in top for a in n.names] + [n.module or "" for n in top if isinstance(n, ast.ImportFrom)]
         assert not [n for n in names if n.startswith("matplotlib")], module
     for name in ("VAE", "ConditionalVAE", "AuxiliaryClassifierVAE", "IWAE", "Autoencoder", "Sampling",
-                 "ReplicaLossScaleOptimizer"):
+                 "ReplicaLossScaleOptimizer", "GumbelSoftmaxVAE", "GumbelSoftmax", "VQVAE", "VectorQuantizer"):
         assert f"vae_tf>{name}" in result["registered"], name  # load_model finds every saved model's class
 
 

@@ -4,7 +4,7 @@ The core, what a student reads: :mod:`vae_tf.vae` (``VAE``, its ``train_step`` c
 ELBO), :mod:`vae_tf.layers` (``Sampling``), :mod:`vae_tf.losses` and
 :mod:`vae_tf.architectures` (``build_encoder``/``build_decoder``). The family, one file each:
 :mod:`~vae_tf.conditional`, :mod:`~vae_tf.auxiliary`, :mod:`~vae_tf.iwae`,
-:mod:`~vae_tf.autoencoders`. ``import vae_tf`` imports these (so that
+:mod:`~vae_tf.autoencoders`, and the discrete latents :mod:`~vae_tf.gumbel` and :mod:`~vae_tf.vqvae`. ``import vae_tf`` imports these (so that
 ``keras.models.load_model`` finds every saved model's class) and nothing else: the data,
 evaluation and plotting tools load on first use (``vae_tf.load_mnist``, ``vae_tf.plotting``);
 the command line is :mod:`vae_tf.app`, the course tooling :mod:`vae_tf.course`. It changes no
@@ -15,6 +15,7 @@ from .architectures import build_decoder, build_encoder
 from .autoencoders import Autoencoder, corrupt
 from .auxiliary import AuxiliaryClassifierVAE, build_classifier
 from .conditional import ConditionalVAE, StyleGridHistory
+from .gumbel import GumbelSoftmax, GumbelSoftmaxVAE, TemperatureSchedule
 from .inputs import InputError
 from .iwae import IWAE
 from .layers import Sampling
@@ -29,6 +30,7 @@ from .losses import (
 )
 from .replicas import ReplicaLossScaleOptimizer
 from .vae import VAE
+from .vqvae import VQVAE, VectorQuantizer
 
 __version__ = "0.1.0"
 
@@ -68,6 +70,8 @@ __all__ = [
     "AuxiliaryClassifierVAE",
     "BINARIZATIONS",
     "ConditionalVAE",
+    "GumbelSoftmax",
+    "GumbelSoftmaxVAE",
     "IWAE",
     "InputError",
     "Judge",
@@ -77,7 +81,10 @@ __all__ = [
     "ReplicaLossScaleOptimizer",
     "Sampling",
     "StyleGridHistory",
+    "TemperatureSchedule",
     "VAE",
+    "VQVAE",
+    "VectorQuantizer",
     "active_units",
     "bernoulli_log_likelihood",
     "binarize",

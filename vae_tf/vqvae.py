@@ -1,0 +1,436 @@
+"""The vector-quantised VAE (van den Oord, Vinyals & Kavukcuoglu 2017, "Neural Discrete
+Representation Learning").
+
+The encoder maps an image to a grid of vectors ``z_e`` (``(batch, 7, 7, D)`` for 28x28 images and
+two stride-2 convolutions); each vector is replaced by its nearest entry of a codebook of ``K``
+vectors ``e_1..e_K`` (:class:`VectorQuantizer`), and the decoder maps that grid ``z_q`` back to
+pixel logits. The argmin has no gradient, so the decoder's gradient is copied to the encoder
+unchanged (straight-through): the decoder is fed ``z_e + stop_gradient(z_q - z_e)``, equal to
+``z_q`` forward. Per image, summed over grid positions and the ``D`` dimensions::
+
+    reconstruction_loss = -log p(x | z_q)                     nats
+    codebook_loss       = ||stop_gradient(z_e) - z_q||^2      moves the codebook only
+    commitment_loss     = beta * ||z_e - stop_gradient(z_q)||^2   moves the encoder only; weighted
+    loss = reconstruction_loss + codebook_loss + commitment_loss
+
+(the squared distances are not nats: the paper's loss adds them as they are). With ``ema=True``
+the codebook is not trained by gradient but set to exponential moving averages of the vectors
+assigned to each code (the paper's appendix), and ``codebook_loss`` is absent. ``perplexity``,
+``exp`` of the entropy of the batch's code usage (1 when one code is used, ``K`` when all are
+used equally), is logged but is not part of ``loss``.
+
+The latent codes are the integer indices ``(batch, 7, 7)``; the prior over them is uniform in
+training. The paper then fits a PixelCNN to the training codes and samples from it; here
+:meth:`VQVAE.fit_code_prior` fits the simplest such prior, an independent categorical per grid
+position, for :meth:`VQVAE.sample`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from .architectures import check_architecture
+from .inputs import InputError, as_model_input, check_count, in_batches, pixels_of
+from .losses import check_likelihood, pixel_mean, reconstruction_log_likelihood
+from .networks import check_beta, check_sigma, deserialize_networks
+from .replicas import global_batch_mean, step_logs
+
+
+def build_vq_encoder(
+    input_shape: Sequence[int] = (28, 28, 1),
+    embedding_dim: int = 16,
+    filters: Sequence[int] = (32, 64),
+    kernel_size: int = 3,
+    activation: str = "relu",
+    name: str = "encoder",
+) -> keras.Model:
+    """Images ``(batch, h, w, c)`` to a grid of vectors ``(batch, h / 2**L, w / 2**L, embedding_dim)``:
+    ``L = len(filters)`` stride-2 ``Conv2D`` layers, then a linear 1x1 ``Conv2D`` (the keras.io
+    VQ-VAE example; the paper adds residual blocks). Raises ``ValueError`` for a bad shape."""
+    check_architecture("conv", embedding_dim, input_shape, filters)
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = inputs
+    for i, f in enumerate(filters):
+        x = keras.layers.Conv2D(f, kernel_size, strides=2, padding="same", activation=activation, name=f"conv_{i}")(x)
+    z_e = keras.layers.Conv2D(int(embedding_dim), 1, padding="same", name="z_e")(x)
+    return keras.Model(inputs, z_e, name=name)
+
+
+def build_vq_decoder(
+    output_shape: Sequence[int] = (28, 28, 1),
+    embedding_dim: int = 16,
+    filters: Sequence[int] = (32, 64),
+    kernel_size: int = 3,
+    activation: str = "relu",
+    name: str = "decoder",
+) -> keras.Model:
+    """Grids ``(batch, h / 2**L, w / 2**L, embedding_dim)`` to pixel **logits** ``(batch, *output_shape)``:
+    stride-2 ``Conv2DTranspose`` layers with ``filters`` reversed, then a linear 3x3 one to the
+    channels. Raises ``ValueError`` for a bad shape."""
+    check_architecture("conv", embedding_dim, output_shape, filters)
+    factor = 2 ** len(filters)
+    grid = (int(output_shape[0]) // factor, int(output_shape[1]) // factor, int(embedding_dim))
+    inputs = keras.Input(shape=grid, name="z_q")
+    x = inputs
+    for i, f in enumerate(reversed(filters)):
+        x = keras.layers.Conv2DTranspose(
+            f, kernel_size, strides=2, padding="same", activation=activation, name=f"deconv_{i}"
+        )(x)
+    logits = keras.layers.Conv2DTranspose(int(output_shape[-1]), 3, padding="same", name="logits")(x)
+    return keras.Model(inputs, logits, name=name)
+
+
+def code_perplexity(indices, num_embeddings: int):
+    """``exp(-sum_j p_j log p_j)`` of the code frequencies ``p`` in ``indices`` (any shape): a scalar
+    in ``[1, num_embeddings]``, the number of equally used codes that would give the same entropy."""
+    flat = ops.reshape(indices, (-1,))
+    counts = ops.sum(ops.one_hot(flat, int(num_embeddings)), axis=0)
+    p = counts / ops.sum(counts)
+    return ops.exp(-ops.sum(p * ops.log(ops.maximum(p, 1e-12))))  # 0 log 0 = 0
+
+
+@keras.saving.register_keras_serializable(package="vae_tf")
+class VectorQuantizer(keras.layers.Layer):
+    """A codebook of ``num_embeddings`` vectors of ``embedding_dim``, and nearest-vector lookup.
+
+    Call with ``z_e`` ``(..., embedding_dim)``; returns ``(z_q, indices)``: the nearest codebook
+    vectors (squared Euclidean distance; the first of equally near ones), same shape as ``z_e`` and
+    differentiable in the codebook only, and their int indices ``z_e.shape[:-1]``.
+
+    Args:
+        num_embeddings: ``K``, the number of codes.
+        embedding_dim: ``D``, the width of each code vector.
+        ema: if True the codebook is not trainable; :meth:`update_codebook` sets it to
+            exponential moving averages (``decay``) of the vectors assigned to each code.
+        decay, epsilon: the EMA's decay (0.99 in the paper) and Laplace smoothing of its counts.
+        seed: seed of the codebook's initialiser, uniform on ``[-1/K, 1/K]``.
+
+    The codebook and the EMA state (``ema_count``, ``ema_sum``) are weights, saved with the model.
+    Raises ``ValueError`` for bad arguments.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        ema: bool = False,
+        decay: float = 0.99,
+        epsilon: float = 1e-5,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_embeddings = check_count(num_embeddings, name="num_embeddings", minimum=2)
+        self.embedding_dim = check_count(embedding_dim, name="embedding_dim")
+        if not 0 < float(decay) < 1:
+            raise ValueError(f"decay must be in (0, 1), got {decay!r}.")
+        if not (math.isfinite(float(epsilon)) and float(epsilon) > 0):
+            raise ValueError(f"epsilon must be a finite number > 0, got {epsilon!r}.")
+        self.ema, self.decay, self.epsilon, self.seed = bool(ema), float(decay), float(epsilon), seed
+        k, d = self.num_embeddings, self.embedding_dim
+        init = keras.initializers.RandomUniform(-1.0 / k, 1.0 / k, seed=seed)
+        self.codebook = self.add_weight(shape=(k, d), initializer=init, trainable=not self.ema, name="codebook")
+        if self.ema:
+            # Each code starts as the average of one vector, itself: a code no vector has been
+            # assigned to yet keeps its place instead of being divided by a zero count.
+            self.ema_count = self.add_weight(shape=(k,), initializer="ones", trainable=False, name="ema_count")
+            self.ema_sum = self.add_weight(shape=(k, d), initializer="zeros", trainable=False, name="ema_sum")
+            self.ema_sum.assign(self.codebook)
+        self.built = True
+
+    def squared_distances(self, z_e):
+        """``||z_e - e_j||^2`` for every code ``j``: ``(..., num_embeddings)``."""
+        z_e = ops.cast(z_e, self.codebook.dtype)
+        flat = ops.reshape(z_e, (-1, self.embedding_dim))
+        d = (
+            ops.sum(ops.square(flat), axis=1, keepdims=True)
+            - 2.0 * ops.matmul(flat, ops.transpose(self.codebook))
+            + ops.sum(ops.square(self.codebook), axis=1)
+        )
+        return ops.reshape(d, (*ops.shape(z_e)[:-1], self.num_embeddings))
+
+    def call(self, z_e):
+        indices = ops.argmin(self.squared_distances(z_e), axis=-1)
+        return self.lookup(indices), indices
+
+    def lookup(self, indices):
+        """The codebook vectors of int ``indices`` (any shape): ``(*indices.shape, embedding_dim)``."""
+        return ops.take(self.codebook, ops.cast(indices, "int32"), axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape, input_shape[:-1]
+
+    def update_codebook(self, z_e, indices) -> None:
+        """One EMA step (needs ``ema=True``): with ``n_j`` the vectors of ``z_e`` assigned to code
+        ``j`` by ``indices`` and ``s_j`` their sum, ``N_j <- decay N_j + (1 - decay) n_j``,
+        ``m_j <- decay m_j + (1 - decay) s_j``, ``e_j = m_j / N~_j`` with the Laplace-smoothed
+        counts ``N~_j = (N_j + epsilon) / (N + K epsilon) N``, ``N = sum_j N_j``."""
+        if not self.ema:
+            raise ValueError("update_codebook needs a VectorQuantizer built with ema=True.")
+        flat = ops.reshape(ops.cast(z_e, self.codebook.dtype), (-1, self.embedding_dim))
+        assigned = ops.one_hot(ops.reshape(indices, (-1,)), self.num_embeddings, dtype=flat.dtype)  # (M, K)
+        self.ema_count.assign(self.decay * self.ema_count + (1.0 - self.decay) * ops.sum(assigned, axis=0))
+        self.ema_sum.assign(self.decay * self.ema_sum + (1.0 - self.decay) * ops.matmul(ops.transpose(assigned), flat))
+        total = ops.sum(self.ema_count)
+        smoothed = (self.ema_count + self.epsilon) / (total + self.num_embeddings * self.epsilon) * total
+        self.codebook.assign(self.ema_sum / ops.expand_dims(smoothed, 1))
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            {"num_embeddings": self.num_embeddings, "embedding_dim": self.embedding_dim, "ema": self.ema,
+             "decay": self.decay, "epsilon": self.epsilon, "seed": self.seed}
+        )  # fmt: skip
+        return config
+
+
+@keras.saving.register_keras_serializable(package="vae_tf")
+class VQVAE(keras.Model):
+    """Vector-quantised VAE (module docstring).
+
+    Args:
+        encoder: images to a grid ``(batch, h', w', D)`` (:func:`build_vq_encoder`).
+        decoder: grids ``(batch, h', w', D)`` to pixel **logits** (:func:`build_vq_decoder`).
+        num_embeddings: ``K``, the codebook size.
+        beta: weight of the commitment loss (0.25 in the paper).
+        ema, decay, epsilon: EMA codebook updates instead of the codebook loss (:class:`VectorQuantizer`).
+        likelihood, sigma: as :class:`vae_tf.VAE` (Bernoulli by default).
+        seed: seed of the codebook's initialiser.
+
+    Logged: ``loss``, ``reconstruction_loss``, ``codebook_loss`` (not with ``ema``) and
+    ``commitment_loss`` (already times ``beta``), per-image means, with ``loss`` their sum; and
+    ``perplexity``, the mean over batches of :func:`code_perplexity`. Raises ``ValueError`` for a
+    bad argument and :class:`vae_tf.InputError` for networks that do not fit.
+    """
+
+    conditions_on_digits = False
+
+    def __init__(
+        self,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        num_embeddings: int = 64,
+        beta: float = 0.25,
+        ema: bool = False,
+        decay: float = 0.99,
+        epsilon: float = 1e-5,
+        likelihood: str = "bernoulli",
+        sigma: float = 0.1,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        grid, wanted = tuple(encoder.outputs[0].shape[1:]), tuple(decoder.inputs[0].shape[1:])
+        if len(grid) != 3 or grid != wanted:
+            raise InputError(
+                f"the encoder's grid {grid} must be what the decoder takes, {wanted}: build both with the same "
+                "embedding_dim and filters (build_vq_encoder, build_vq_decoder)."
+            )
+        self.encoder = encoder
+        self.decoder = decoder
+        self.beta = check_beta(beta)
+        self.likelihood = check_likelihood(likelihood)
+        self.sigma = check_sigma(sigma)
+        self.seed = seed
+        self.quantizer = VectorQuantizer(
+            num_embeddings, int(grid[-1]), ema, decay, epsilon, seed=seed, name="quantizer"
+        )
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.codebook_loss_tracker = keras.metrics.Mean(name="codebook_loss")
+        self.commitment_loss_tracker = keras.metrics.Mean(name="commitment_loss")
+        self.perplexity_tracker = keras.metrics.Mean(name="perplexity")
+        self.built = True
+
+    @property
+    def metrics(self):
+        codebook = [] if self.ema else [self.codebook_loss_tracker]
+        return [self.loss_tracker, self.reconstruction_loss_tracker, *codebook, self.commitment_loss_tracker,
+                self.perplexity_tracker]  # fmt: skip
+
+    @property
+    def loss_weights(self) -> dict:
+        """``loss = reconstruction_loss + [codebook_loss +] commitment_loss``; ``perplexity`` is not a term."""
+        weights = {"reconstruction_loss": 1.0, "codebook_loss": 1.0, "commitment_loss": 1.0}
+        return {k: w for k, w in weights.items() if not (self.ema and k == "codebook_loss")}
+
+    @property
+    def ema(self) -> bool:
+        return self.quantizer.ema
+
+    @property
+    def num_embeddings(self) -> int:
+        return self.quantizer.num_embeddings
+
+    def train_step(self, data):
+        x = pixels_of(data, self.image_shape)  # float32 images in [0, 1]; labels, if any, unused
+        with tf.GradientTape() as tape:
+            z_e = ops.cast(self.encoder(x, training=True), "float32")  # (batch, h', w', D)
+            z_q, indices = self.quantizer(z_e)  # nearest codebook vectors, and their indices (batch, h', w')
+            z_st = z_e + ops.stop_gradient(z_q - z_e)  # z_q forward; the gradient goes to z_e
+            logits = ops.cast(self.decoder(z_st, training=True), "float32")
+            reconstruction_loss = -reconstruction_log_likelihood(x, logits, self.likelihood, self.sigma)
+            commitment_loss = self.beta * ops.sum(ops.square(z_e - ops.stop_gradient(z_q)), axis=(1, 2, 3))
+            loss = reconstruction_loss + commitment_loss
+            if not self.ema:  # the codebook learns from this term (with ema, from update_codebook)
+                codebook_loss = ops.sum(ops.square(ops.stop_gradient(z_e) - z_q), axis=(1, 2, 3))
+                loss = loss + codebook_loss
+            scaled_loss = self.optimizer.scale_loss(global_batch_mean(loss))
+        gradients = tape.gradient(scaled_loss, self.trainable_weights)
+        self.optimizer.apply(gradients, self.trainable_weights)
+        if self.ema:
+            self.quantizer.update_codebook(z_e, indices)
+        else:
+            self.codebook_loss_tracker.update_state(codebook_loss)
+        self.loss_tracker.update_state(loss)
+        self.reconstruction_loss_tracker.update_state(reconstruction_loss)
+        self.commitment_loss_tracker.update_state(commitment_loss)
+        self.perplexity_tracker.update_state(code_perplexity(indices, self.num_embeddings))
+        return step_logs(self.metrics)
+
+    def test_step(self, data):
+        terms = self.loss_terms(pixels_of(data, self.image_shape))
+        for tracker in self.metrics:
+            tracker.update_state(terms[tracker.name])
+        return step_logs(self.metrics)
+
+    def loss_terms(self, x, y=None, training: bool = False) -> dict:
+        """``train_step``'s terms without the gradient step (nor an EMA update): float32 ``(batch,)``
+        ``loss``, ``reconstruction_loss``, ``codebook_loss`` (0 with ``ema``), ``commitment_loss``,
+        and the batch's scalar ``perplexity``. ``x``: float images ``(batch, *image_shape)``; ``y`` is ignored."""
+        z_e = ops.cast(self.encoder(x, training=training), "float32")
+        z_q, indices = self.quantizer(z_e)
+        logits = ops.cast(self.decoder(z_e + ops.stop_gradient(z_q - z_e), training=training), "float32")
+        reconstruction_loss = -reconstruction_log_likelihood(x, logits, self.likelihood, self.sigma)
+        commitment_loss = self.beta * ops.sum(ops.square(z_e - ops.stop_gradient(z_q)), axis=(1, 2, 3))
+        codebook_loss = ops.sum(ops.square(ops.stop_gradient(z_e) - z_q), axis=(1, 2, 3))
+        if self.ema:
+            codebook_loss = ops.zeros_like(codebook_loss)
+        return {
+            "loss": reconstruction_loss + codebook_loss + commitment_loss,
+            "reconstruction_loss": reconstruction_loss,
+            "codebook_loss": codebook_loss,
+            "commitment_loss": commitment_loss,
+            "perplexity": code_perplexity(indices, self.num_embeddings),
+        }
+
+    def call(self, inputs, training: bool = False):
+        """Reconstructions: the pixel means of the decoded quantised grid ``(batch, *image_shape)``."""
+        x = pixels_of(inputs, self.image_shape)
+        z_q, _ = self.quantizer(ops.cast(self.encoder(x, training=training), "float32"))
+        return pixel_mean(ops.cast(self.decoder(z_q, training=training), "float32"), self.likelihood)
+
+    # ------------------------------------------------------------ using a trained model
+    @property
+    def image_shape(self) -> tuple:
+        return tuple(int(d) for d in self.decoder.outputs[0].shape[1:])
+
+    @property
+    def grid_shape(self) -> tuple:
+        """``(h', w')``: the code grid of one image."""
+        return tuple(int(d) for d in self.encoder.outputs[0].shape[1:-1])
+
+    def as_model_input(self, x, *, name: str = "x") -> np.ndarray:
+        """``x`` as the float32 batch ``(m, *image_shape)`` (:func:`vae_tf.inputs.as_model_input`)."""
+        return as_model_input(x, self.image_shape, name=name)
+
+    def as_indices(self, indices, *, name: str = "indices") -> np.ndarray:
+        """``indices`` as int64 ``(m, h', w')``, whole numbers in ``[0, K)``; :class:`vae_tf.InputError` otherwise."""
+        arr = np.asarray(indices)
+        h, w = self.grid_shape
+        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or arr.shape[1:] != (h, w) or not len(arr):
+            raise InputError(f"{name} must be code indices of shape (m, {h}, {w}), m >= 1, got {arr.shape}.")
+        whole = np.all(np.isfinite(arr)) and np.all(np.mod(arr, 1) == 0)
+        if not (whole and arr.min() >= 0 and arr.max() < self.num_embeddings):
+            raise InputError(f"{name} must be whole numbers in [0, {self.num_embeddings}).")
+        return arr.astype("int64")
+
+    def encode(self, x, *, batch_size: int = 512) -> np.ndarray:
+        """The code index of every grid position: int64 ``(m, h', w')``. Raises :class:`vae_tf.InputError`."""
+        fn = lambda xb: (self.quantizer(ops.cast(self.encoder(xb), "float32"))[1],)  # noqa: E731
+        return in_batches(fn, self.as_model_input(x), batch_size=batch_size)[0].astype("int64")
+
+    def decode(self, indices, *, batch_size: int = 512) -> np.ndarray:
+        """Pixel means in ``[0, 1]`` for code grids ``indices`` ``(m, h', w')``: NumPy ``(m, *image_shape)``."""
+        def fn(ib):
+            return (pixel_mean(ops.cast(self.decoder(self.quantizer.lookup(ib)), "float32"), self.likelihood),)
+
+        return in_batches(fn, self.as_indices(indices), batch_size=batch_size)[0]
+
+    def reconstruct(self, x, *, batch_size: int = 512) -> np.ndarray:
+        """``decode(encode(x))``: pixel means, NumPy ``(m, *image_shape)``."""
+        return in_batches(lambda xb: (self(xb),), self.as_model_input(x), batch_size=batch_size)[0]
+
+    def codebook_usage(self, x, *, batch_size: int = 512) -> np.ndarray:
+        """How often each code is chosen over all grid positions of ``x``: int64 ``(K,)``, summing to
+        ``m * h' * w'``."""
+        return np.bincount(self.encode(x, batch_size=batch_size).ravel(), minlength=self.num_embeddings)
+
+    def fit_code_prior(self, indices, *, pseudocount: float = 0.0) -> np.ndarray:
+        """A prior over code grids with an independent categorical per position, fitted to
+        ``indices`` ``(m, h', w')`` (e.g. ``encode(x_train)``): float64 ``(h', w', K)``, each
+        position's code frequencies plus ``pseudocount``, normalised. The paper's prior is a
+        PixelCNN, which also models how positions depend on each other. Raises :class:`vae_tf.InputError`."""
+        indices = self.as_indices(indices)
+        if not (math.isfinite(float(pseudocount)) and float(pseudocount) >= 0):
+            raise InputError(f"pseudocount must be a finite number >= 0, got {pseudocount!r}.")
+        k, positions = self.num_embeddings, int(np.prod(self.grid_shape))
+        flat = np.arange(positions) * k + indices.reshape(len(indices), positions)  # (position, code) as one index
+        counts = np.bincount(flat.ravel(), minlength=positions * k).reshape(*self.grid_shape, k) + float(pseudocount)
+        return counts / counts.sum(axis=-1, keepdims=True)
+
+    def sample(self, n: int, *, seed: int | None = None, prior=None) -> np.ndarray:
+        """``n`` code grids drawn from ``prior`` (``(h', w', K)`` probabilities, :meth:`fit_code_prior`;
+        uniform when None), position by position, decoded to pixel means: NumPy ``(n, *image_shape)``.
+        Same ``seed``, same images. Raises :class:`vae_tf.InputError` for a bad prior."""
+        n = check_count(n)
+        seed = None if seed is None else check_count(seed, name="seed", minimum=0)
+        shape = (*self.grid_shape, self.num_embeddings)
+        p = np.full(shape, 1.0 / self.num_embeddings) if prior is None else np.asarray(prior, dtype="float64")
+        if p.shape != shape or not np.all(np.isfinite(p)) or p.min() < 0 or not np.allclose(p.sum(-1), 1.0, atol=1e-6):
+            raise InputError(f"prior must be probabilities of shape {shape}, each position summing to 1.")
+        logits = np.where(p > 0, np.log(np.maximum(p, 1e-300)), -1e30).reshape(-1, self.num_embeddings)
+        draws = keras.random.categorical(ops.convert_to_tensor(logits, "float32"), n, seed=seed)  # (h' * w', n)
+        return self.decode(ops.convert_to_numpy(ops.transpose(draws)).reshape(n, *self.grid_shape))
+
+    # ------------------------------------------------------------ checked data for fit and evaluate
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.fit``, NumPy images checked first (:meth:`as_model_input`); labels are ignored."""
+        if isinstance(x, np.ndarray):
+            x = self.as_model_input(x)
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, np.ndarray):
+            kwargs["validation_data"] = (self.as_model_input(validation, name="validation_data"),)
+        elif isinstance(validation, tuple) and validation and isinstance(validation[0], np.ndarray):
+            kwargs["validation_data"] = (self.as_model_input(validation[0], name="validation_data"), *validation[1:])
+        with warnings.catch_warnings():  # Keras's "shuffle=True is ignored" for every dataset
+            warnings.filterwarnings("ignore", message="`shuffle=True` was passed", category=UserWarning)
+            return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.evaluate``, NumPy images checked first."""
+        if isinstance(x, np.ndarray):
+            x = self.as_model_input(x)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    # ------------------------------------------------------------ saving
+    def get_config(self) -> dict:
+        networks = {"encoder": self.encoder, "decoder": self.decoder}
+        q = self.quantizer
+        return {
+            **super().get_config(),
+            **{key: keras.saving.serialize_keras_object(net) for key, net in networks.items()},
+            "num_embeddings": q.num_embeddings, "beta": self.beta, "ema": q.ema, "decay": q.decay,
+            "epsilon": q.epsilon, "likelihood": self.likelihood, "sigma": self.sigma, "seed": self.seed,
+        }  # fmt: skip
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return cls(**deserialize_networks(config, custom_objects))
