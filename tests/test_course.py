@@ -197,6 +197,32 @@ def test_answer_key_holds_every_solution():
             assert line in key
 
 
+def test_site_copy_drops_tensorflow_start_up_logging_and_keeps_other_stderr():
+    """Issue 24: TensorFlow's start-up lines (as a notebook stores them) leave the site's copy; a
+    warning of the course's own on stderr, and stdout, stay; an output left empty goes."""
+    startup = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1795295504.300536   21136 port.cc:153] oneDNN custom operations are on. You may see "
+        "slightly different numerical results. To turn them off, set `TF_ENABLE_ONEDNN_OPTS=0`.\n"
+        "I0000 00:00:1796607309.764157    1969 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to "
+        "use available CPU instructions in performance-critical operations.\n"
+        "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the "
+        "appropriate compiler flags.\n"
+    )
+    warning = "/x/vae.py:12: UserWarning: grey levels under a Bernoulli likelihood\n  warnings.warn(\n"
+    cuinit = ("E0000 00:00:1795295509.870844   21136 cuda_platform.cc:52] failed call to cuInit: INTERNAL: "
+              "CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import vae_tf", outputs=[
+        nbformat.v4.new_output("stream", name="stderr", text=startup),
+        nbformat.v4.new_output("stream", name="stdout", text="I0000 is what a student printed\n"),
+        nbformat.v4.new_output("stream", name="stderr", text=cuinit + warning),
+    ]), nbformat.v4.new_markdown_cell("text")]
+    out = course.without_tf_logs(nb)
+    outputs = out.cells[0].outputs
+    assert [(o.name, o.text) for o in outputs] == [("stdout", "I0000 is what a student printed\n"), ("stderr", warning)]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_student_notebook_runs_in_quick_mode(path, student_dir, monkeypatch):
     from nbclient import NotebookClient

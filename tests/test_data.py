@@ -77,6 +77,29 @@ def test_offline_without_local_copy_says_where_to_put_the_file(isolated):
     assert "data/mnist.npz" in message and "VAE_TF_MNIST" in message and "name resolution" in message
 
 
+def test_an_installed_package_searches_no_data_folder_beside_site_packages(isolated, monkeypatch):
+    """Issue 24: after a non-editable install MNISTError listed .../site-packages/data/mnist.npz
+    as searched. The folder above the package counts as a checkout only when its pyproject.toml
+    names vae-tf: then its data/mnist.npz is searched and named, otherwise neither."""
+    site_packages = isolated / "lib" / "site-packages"
+    (site_packages / "data").mkdir(parents=True)
+    stray = write_npz(site_packages / "data" / "mnist.npz")  # even a file there is not the project's
+    (site_packages / "pyproject.toml").write_text('[project]\nname = "someone-else"\n')
+    monkeypatch.setattr(data_module, "PROJECT_ROOT", site_packages)
+    assert data_module.find_mnist() is None
+    with pytest.raises(vae_tf.MNISTError, match="no local copy") as info:
+        vae_tf.load_mnist()
+    assert "site-packages" not in str(info.value)
+    assert str(isolated / "data" / "mnist.npz") in str(info.value)  # the working directory's is searched
+    assert data_module.checkout_root() is None
+
+    (site_packages / "pyproject.toml").write_text('[project]\nname = "vae-tf"\nversion = "0.1.0"\n')
+    assert data_module.checkout_root() == site_packages
+    (_, _), (_, y) = vae_tf.load_mnist()
+    np.testing.assert_array_equal(y, stray["y_test"])
+    assert data_module.describe_mnist_source() == "data/mnist.npz"
+
+
 def test_missing_file(isolated, monkeypatch):
     with pytest.raises(vae_tf.MNISTError, match="not found"):
         vae_tf.load_mnist(isolated / "nope.npz")

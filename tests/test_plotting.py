@@ -61,3 +61,23 @@ def test_manifold_axis_rejects_bad_ranges():
         plotting.manifold_axis(10, quantile_range=(0.0, 0.9))
     with pytest.raises(ValueError):
         plotting.manifold_axis(10, limits=(2.0, -2.0))
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 3, 12])
+def test_training_curves_tick_whole_epochs(epochs):
+    """Issue 24: a 2-epoch (quick) run had epoch ticks at 1.0, 1.2, ... 2.0. Every visible tick of
+    every panel is a whole epoch within the run, and each panel has some."""
+    rng = np.random.default_rng(0)
+    history = {k: list(rng.uniform(1, 200, epochs)) for k in
+               ("loss", "reconstruction_loss", "kl_loss", "val_loss", "val_reconstruction_loss", "val_kl_loss")}
+    fig = plotting.plot_training_curves(history)
+    fig.canvas.draw()
+    try:
+        for ax in fig.axes:
+            lo, hi = ax.get_xlim()
+            ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+            assert ticks and all(float(t).is_integer() and 1 <= t <= epochs for t in ticks), (ax.get_title(), ticks)
+            labels = [label.get_text() for label in ax.get_xticklabels() if label.get_text()]
+            assert all("." not in text for text in labels), labels
+    finally:
+        plt.close(fig)

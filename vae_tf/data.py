@@ -5,7 +5,8 @@ Where :func:`load_mnist` looks, in order:
 1. the ``path`` argument;
 2. the environment variable ``VAE_TF_MNIST`` (a path to a ``mnist.npz``);
 3. ``data/mnist.npz`` in the current directory, then in the project checkout that holds this
-   package (so notebooks run from ``notebooks/`` find it too);
+   package (so notebooks run from ``notebooks/`` find it too; only when the package sits in a
+   checkout, :func:`checkout_root`, not after a regular install into ``site-packages``);
 4. ``keras.datasets.mnist.load_data()``: Keras's cache ``~/.keras/datasets/mnist.npz``, or a
    download (what users with internet get).
 
@@ -17,6 +18,7 @@ number of examples is accepted (the offline copy has 24,345 training images, not
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -29,7 +31,8 @@ ENV_VAR = "VAE_TF_MNIST"
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout, if the package sits in one
+PROJECT_NAME = "vae-tf"
 
 Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -38,9 +41,23 @@ class MNISTError(ValueError):
     """MNIST could not be loaded; the message says what was wrong and how to fix it."""
 
 
+def checkout_root() -> Path | None:
+    """The project checkout that holds this package (:data:`PROJECT_ROOT`, the folder above
+    ``vae_tf/``) when it is one: its ``pyproject.toml`` names the project ``vae-tf``. ``None``
+    after a regular install (the folder above is ``site-packages``)."""
+    try:
+        text = (PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    named = re.search(rf"""^name\s*=\s*["']{re.escape(PROJECT_NAME)}["']\s*(#.*)?$""", text, re.M)
+    return PROJECT_ROOT if named else None
+
+
 def _local_candidates() -> list[Path]:
     seen, out = set(), []
-    for p in (Path.cwd() / "data" / "mnist.npz", PROJECT_ROOT / "data" / "mnist.npz"):
+    checkout = checkout_root()
+    folders = [Path.cwd()] + ([checkout] if checkout is not None else [])
+    for p in (folder / "data" / "mnist.npz" for folder in folders):
         key = p.resolve() if p.exists() else p
         if key not in seen:
             seen.add(key)
@@ -79,10 +96,10 @@ def describe_mnist_source(path: str | os.PathLike | None = None) -> str:
     if found is None:
         return "keras.datasets.mnist (download)"
     absolute = Path(os.path.abspath(found))  # the link's own place: data/mnist.npz may be a symlink
-    try:
-        return absolute.relative_to(PROJECT_ROOT).as_posix()
-    except ValueError:
-        return absolute.name
+    checkout = checkout_root()
+    if checkout is not None and absolute.is_relative_to(checkout):
+        return absolute.relative_to(checkout).as_posix()
+    return absolute.name
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 from scipy.special import ndtri  # the standard normal's quantile function (norm.ppf), without scipy.stats' import
 
 
@@ -155,7 +156,8 @@ def plot_training_curves(
     from a Keras ``History.history`` dict. Dotted lines show ``reconstruction + beta * KL`` (train,
     and validation when logged) over the totals, so the reader sees the terms add up.
     ``extra_terms`` maps further logged terms to their weight in the total, e.g.
-    ``{"classification_loss": 1.0}`` for :class:`vae_tf.AuxiliaryClassifierVAE`."""
+    ``{"classification_loss": 1.0}`` for :class:`vae_tf.AuxiliaryClassifierVAE`. The epoch axis
+    has whole-number ticks only."""
     extra_terms = dict(extra_terms or {})
     terms = [k for k in ("loss", "reconstruction_loss", "kl_loss") if k in history]
     fig, axes = plt.subplots(1, len(terms), figsize=(4.2 * len(terms), 3.4))
@@ -176,6 +178,7 @@ def plot_training_curves(
                             label=rf"recon + $\beta$ KL{extra} ({name})")
         ax.set_title(term.replace("_", " ") + " (nats)")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # whole epochs: no 1.2 on a 2-epoch run
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)

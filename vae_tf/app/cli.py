@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,8 @@ from pathlib import Path
 from ..choices import ARCHITECTURES, BINARIZATIONS, LIKELIHOODS, STRATEGY_NAMES
 from .config import ConfigError, RunConfig, check_value, rule
 from .run import EXIT_DIVERGED, EXIT_OK, EXIT_USAGE, EXIT_WORKER_LOST, EXIT_WRITE_FAILED, PROG, RunError, RunRequest, UsageError, say  # noqa: F401
+#: The exit code of a command stopped by Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 128 + signal.SIGINT
 #: Environment variable for ``--logical-cpus``.
 LOGICAL_CPUS_VAR = "VAE_TF_LOGICAL_CPUS"
 
@@ -68,7 +71,10 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``vae-tf`` argument parser (sub-commands ``train``, ``evaluate``, ``sample``)."""
+    from .. import __version__
+
     parser = _Parser(prog=PROG, description="Variational autoencoders on MNIST (Keras 3 / TensorFlow).")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     t = sub.add_parser(
         "train",
@@ -208,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.exit_code
     except KeyboardInterrupt:  # before the run's signal guard was installed (start-up)
         say(f"{PROG}: interrupted during start-up; nothing was written.", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 # --------------------------------------------------------------------------- evaluate and sample
@@ -235,7 +241,8 @@ def _add_evaluate(sub) -> None:
         help="score a trained model: -ELBO, IWAE NLL, active units, per digit, sample quality by the judge",
         description=(
             "Score a trained model on held-out MNIST test images and write evaluation.json beside it. "
-            "Exit codes: 0 done, 2 bad input."
+            f"Exit codes: {EXIT_OK} done, {EXIT_USAGE} bad input, {EXIT_WRITE_FAILED} evaluation.json could not be "
+            f"written (disk full, read-only; nothing half-written), {EXIT_INTERRUPTED} interrupted (Ctrl-C)."
         ),
     )
     e.prog = f"{PROG} evaluate"
@@ -260,8 +267,12 @@ def _add_evaluate(sub) -> None:
 def _add_sample(sub) -> None:
     s = sub.add_parser(
         "sample",
-        help="draw images from a trained model's prior into a PNG grid (and --npy)",
-        description="Draw N images from a trained model and save them as a PNG grid. Exit codes: 0 done, 2 bad input.",
+        help="draw images from a trained model's prior into an image grid (and --npy)",
+        description=(
+            f"Draw N images from a trained model and save them as an image grid ({_formats()}, by the suffix of --out). "
+            f"Exit codes: {EXIT_OK} done, {EXIT_USAGE} bad input, {EXIT_WRITE_FAILED} a file could not be written "
+            f"(disk full, read-only; nothing half-written), {EXIT_INTERRUPTED} interrupted (Ctrl-C)."
+        ),
     )
     s.prog = f"{PROG} sample"
     s.add_argument("model", metavar="RUN_DIR_OR_MODEL", help="a run directory of 'vae-tf train', or a .keras file")
@@ -269,8 +280,14 @@ def _add_sample(sub) -> None:
     s.add_argument("--digit", type=int, default=None, metavar="D",
                    help="digit 0-9 (digit-conditioned models only; default: digits drawn uniformly)")
     s.add_argument("--seed", type=_count(0), default=None, metavar="S", help="seed; same seed, same images")
-    s.add_argument("--out", required=True, metavar="FILE.png", help="the PNG grid to write")
+    s.add_argument("--out", required=True, metavar="FILE", help=f"the image grid to write: {_formats()} (by the suffix)")
     s.add_argument("--npy", default=None, metavar="FILE.npy", help="also save the images (n, 28, 28, 1) float32")
+
+
+def _formats() -> str:
+    from .sampling_cmd import IMAGE_FORMATS
+
+    return ", ".join(IMAGE_FORMATS)
 
 
 def _interruptible(handler):
@@ -283,7 +300,7 @@ def _interruptible(handler):
         except KeyboardInterrupt:
             from .run import RunInterrupted
 
-            raise RunInterrupted(f"interrupted by SIGINT; no {args.command} output is half-written.", 2) from None
+            raise RunInterrupted(f"interrupted by SIGINT; no {args.command} output is half-written.", signal.SIGINT) from None
 
     return run
 

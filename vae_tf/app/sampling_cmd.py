@@ -1,5 +1,6 @@
-"""``vae-tf sample``: draw images from a trained model's prior and save them as a PNG grid
-(and, with ``--npy``, the raw pixel means as a NumPy array ``(n, 28, 28, 1)`` float32)."""
+"""``vae-tf sample``: draw images from a trained model's prior and save them as an image grid in
+the format ``--out``'s suffix names (:data:`IMAGE_FORMATS`), and, with ``--npy``, the raw pixel
+means as a NumPy array ``(n, 28, 28, 1)`` float32."""
 
 from __future__ import annotations
 
@@ -9,9 +10,35 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write, save_figure
+from .files import atomic_write
 from .run import PROG, UsageError, say
 from .trained import load_trained, writing_outputs
+
+
+#: The suffixes ``--out`` may end with (any case) and the Matplotlib format each one writes.
+IMAGE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".pdf": "pdf", ".svg": "svg"}
+
+
+def image_format(path: str | Path) -> str:
+    """The Matplotlib format that ``path``'s suffix names (``"png"``, ``"jpeg"``, ``"pdf"``,
+    ``"svg"``). Raises :class:`UsageError` naming the allowed suffixes for any other."""
+    suffix = Path(path).suffix
+    if suffix.lower() not in IMAGE_FORMATS:
+        what = f"unknown image suffix {suffix!r}" if suffix else "no image suffix"
+        raise UsageError(f"--out {path}: {what}; end the file name with one of {', '.join(IMAGE_FORMATS)}.")
+    return IMAGE_FORMATS[suffix.lower()]
+
+
+def save_grid(fig, path: Path, dpi: int = 100) -> Path:
+    """Save ``fig`` atomically in the format of ``path``'s suffix (:func:`image_format`), then close it."""
+    import matplotlib.pyplot as plt
+
+    fmt = image_format(path)
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight"),
+                            suffix=Path(path).suffix)
+    finally:
+        plt.close(fig)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +58,7 @@ def sample_command(request: SampleRequest) -> np.ndarray:
     :class:`vae_tf.app.run.UsageError` for a bad model, ``--n``, ``--digit`` or output path."""
     if request.n < 1:
         raise UsageError(f"--n must be an integer >= 1, got {request.n}.")
+    image_format(request.out)
     for target in (request.out, request.npy):
         if target is not None and not Path(target).parent.is_dir():
             raise UsageError(f"the folder of {target} does not exist; create it first.")
@@ -47,7 +75,7 @@ def sample_command(request: SampleRequest) -> np.ndarray:
     what = f"digit {digits}" if digits is not None else ("digits drawn uniformly" if model.conditions_on_digits else "prior")
     fig = plot_image_grid(_padded(images, rows * cols), rows, cols, title=f"{request.n} samples ({what})")
     with writing_outputs():
-        written = [save_figure(fig, request.out)]
+        written = [save_grid(fig, request.out)]
         if request.npy is not None:
             written.append(atomic_write(request.npy, lambda tmp: np.save(tmp, images), suffix=".npy"))
     seeded = "unseeded" if request.seed is None else f"seed {request.seed}"

@@ -61,7 +61,7 @@ def evaluate_command(request: EvaluateRequest) -> dict:
         "data": _data_record(info, trained, len(x)),
         "preprocessing": pre,
         "seed": request.seed,
-        **score_likelihood(trained.model, x, y_test, request),
+        **score_likelihood(trained.model, x, y_test, request, preprocessing=pre),
     }
     if request.judge:
         results["sample_quality"] = judge_samples(trained.model, arrays, x_test, request, data_arg)
@@ -107,10 +107,38 @@ def _data_record(info: dict, trained: Trained, n: int) -> dict:
 
 
 # --------------------------------------------------------------------------- likelihood
-def score_likelihood(model, x: np.ndarray, y: np.ndarray, request: EvaluateRequest) -> dict:
+#: The start of the estimators' own warning (vae_tf.evaluation.warn_if_not_a_density) about grey
+#: levels under a Bernoulli likelihood: :func:`density_note` says it for the command line instead.
+_LIBRARY_DENSITY_WARNING = "x holds grey levels, but the VAE's Bernoulli likelihood"
+
+
+def density_note(model, preprocessing: dict) -> str | None:
+    """The note when the scores are no bound on ``-log p(x)``: a Bernoulli likelihood scored on
+    grey levels. It says what this run did (``preprocessing`` as :func:`choose_preprocessing`
+    returns it) and the command-line fix; None when the scores are log-densities."""
+    if model.likelihood != "bernoulli" or preprocessing["used"] != "grey":
+        return None
+    trained = preprocessing["trained"]
+    if trained is None:
+        pixels = ("the test pixels are grey levels (the default for a bare model file; pass --preprocessing "
+                  "threshold or static if it was trained on binarized pixels)")
+    elif trained == "grey":
+        pixels = "the run trained and is scored on grey levels (no --binarization)"
+    else:
+        pixels = (f"the test pixels are grey levels (--preprocessing grey), not what the run trained on "
+                  f"({DESCRIPTIONS[trained]}; drop --preprocessing to score those)")
+    return (f"{pixels}, but a Bernoulli likelihood is a normalised density only for binary pixels: on grey levels "
+            "-ELBO and IWAE NLL are not a bound on -log p(x). For a true log-density, retrain with --likelihood "
+            "continuous_bernoulli, or on binary pixels with --binarization dynamic (evaluate then scores binary pixels).")
+
+
+def score_likelihood(model, x: np.ndarray, y: np.ndarray, request: EvaluateRequest,
+                     preprocessing: dict | None = None) -> dict:
     """Negative ELBO and its terms, IWAE NLL and active units (unconditional models), as
-    means and per digit. ``x``: preprocessed test images; ``y``: their labels."""
-    notes = []
+    means and per digit. ``x``: preprocessed test images; ``y``: their labels;
+    ``preprocessing``: what :func:`choose_preprocessing` chose (for :func:`density_note`)."""
+    note = density_note(model, preprocessing) if preprocessing else None
+    notes = [note] if note else []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         per_example = _elbo_terms(model, x, y, request.seed)
@@ -123,8 +151,10 @@ def score_likelihood(model, x: np.ndarray, y: np.ndarray, request: EvaluateReque
             from ..evaluation import active_units
 
             active = active_units(model, x, threshold=ACTIVE_THRESHOLD)
-    # The estimators warn with their own name first ("evaluate_elbo: ..."); one note per message.
-    notes += sorted({str(w.message).split(": ", 1)[-1] for w in caught if issubclass(w.category, UserWarning)})
+    # The estimators warn with their own name first ("evaluate_elbo: ..."); one note per message;
+    # the density warning speaks Python and guesses what training did: density_note says it here.
+    messages = {str(w.message).split(": ", 1)[-1] for w in caught if issubclass(w.category, UserWarning)}
+    notes += sorted(m for m in messages if not (note and m.startswith(_LIBRARY_DENSITY_WARNING)))
     means = {f"{k}_nats": float(np.mean(v)) for k, v in per_example.items()}
     by_digit = {
         str(d): {f"{k}_nats": float(np.mean(v[y == d])) for k, v in per_example.items()} | {"n": int(np.sum(y == d))}
@@ -191,10 +221,12 @@ def judge_samples(model, arrays, x_test: np.ndarray, request: EvaluateRequest, d
     requested = np.arange(n) % model.num_classes if model.conditions_on_digits else None
     samples = model.sample(n, digits=requested, seed=request.seed)
     predicted = judge.predict(samples)
+    histogram = class_histogram(predicted)
     result = {
         "judge_test_accuracy": judge.test_accuracy,
         "n_samples": n,
-        "class_histogram": class_histogram(predicted),
+        "class_histogram": histogram,
+        "missing_digits": [d for d, count in enumerate(histogram["counts"]) if count == 0],
         "frechet_distance": frechet_distance(judge, samples, x_test),
         "frechet_floor_test_halves": frechet_floor(judge, x_test, seed=request.seed),
         "frechet_note": "judge features; samples (pixel means) vs grey-level test images; the floor compares "
@@ -225,8 +257,11 @@ def summary_lines(r: dict, out: Path) -> list[str]:
     q = r.get("sample_quality")
     if q:
         h = q["class_histogram"]
+        missing = [d for d, count in enumerate(h["counts"]) if count == 0]
+        missing = f" (none recognised as {_digit_list(missing)})" if missing else ""
         lines.append(f"  judge (test accuracy {q['judge_test_accuracy']:.4f}) on {q['n_samples']} samples: "
-                     f"{h['classes_covered']}/10 digits, entropy {h['entropy_nats']:.3f} of {h['max_entropy_nats']:.3f} nats")
+                     f"{h['classes_covered']}/{len(h['counts'])} digits{missing}, entropy {h['entropy_nats']:.3f} of "
+                     f"{h['max_entropy_nats']:.3f} nats")
         if "digit_accuracy" in q:
             lines.append(f"  conditioned samples recognised as the asked digit: {q['digit_accuracy']['accuracy']:.3f}")
         lines.append(f"  Frechet distance to test images {q['frechet_distance']:.2f} (test halves floor "
@@ -235,3 +270,8 @@ def summary_lines(r: dict, out: Path) -> list[str]:
     lines.append(f"{PROG}: wrote {out} ({r['wall_time_s']:.1f} s)")
     return lines
 
+
+def _digit_list(digits: list[int]) -> str:
+    """``[4]`` -> ``"4"``, ``[1, 4, 7]`` -> ``"1, 4 or 7"``."""
+    names = [str(d) for d in digits]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]

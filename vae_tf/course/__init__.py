@@ -283,6 +283,34 @@ def answer_key(root: str | Path = ROOT) -> str:
 # --------------------------------------------------------------------------- the website
 _LINK_RE = re.compile(r"(\]\()([^)\s]+)(\))")
 LOCAL_BADGE = "assets/colab-badge.svg"
+#: TensorFlow's start-up logging on stderr: absl/glog lines of its C++ runtime
+#: ("I0000 00:00:1795295504.300536   21136 port.cc:153] oneDNN custom operations are on...",
+#: "E0000 ... cuda_platform.cc:52] failed call to cuInit: ..."), absl's notice before them, and
+#: the second line of cpu_feature_guard's message. Machine-specific noise, not course content.
+TF_LOG_LINE = re.compile(
+    r"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.-]+:\d+\] .*"
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.)$"
+)
+
+
+def without_tf_logs(nb):
+    """``nb`` with TensorFlow's start-up log lines (:data:`TF_LOG_LINE`) removed from its stderr
+    outputs, in place; an output left empty is dropped. Other stderr text (a warning the course
+    shows) stays. The site's copy gets this; the stored notebooks keep their outputs."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                lines = [line for line in out.text.splitlines(keepends=True) if not TF_LOG_LINE.match(line.rstrip("\n"))]
+                if not "".join(lines).strip():
+                    continue
+                out.text = "".join(lines)
+            kept.append(out)
+        cell.outputs = kept
+    return nb
 
 
 def _site_path(repo_path: str) -> str | None:
@@ -297,18 +325,17 @@ def _site_path(repo_path: str) -> str | None:
 
 
 def _page_url(staged: str) -> str:
-    """The URL directory of a staged page under ``use_directory_urls``: ``notebooks/01_x.ipynb``
-    -> ``notebooks/01_x/``, ``index.md`` -> ``""``; other files keep their path."""
+    """The URL of a staged page (the site is built without directory URLs, so that it works
+    opened from disk): ``notebooks/01_x.ipynb`` -> ``notebooks/01_x.html``, ``index.md`` ->
+    ``index.html``; other files keep their path."""
     stem, suffix = staged.rsplit(".", 1) if "." in staged else (staged, "")
-    if suffix not in ("md", "ipynb"):
-        return staged
-    return "" if stem == "index" else stem + "/"
+    return stem + ".html" if suffix in ("md", "ipynb") else staged
 
 
 def _relative(target: str, base_dir: str) -> str:
     import posixpath
 
-    return posixpath.relpath(target or ".", base_dir or ".") + ("/" if target.endswith("/") else "")
+    return posixpath.relpath(target or ".", base_dir or ".")
 
 
 def _rewrite_links(text: str, source: str, project: Project) -> str:
@@ -316,9 +343,11 @@ def _rewrite_links(text: str, source: str, project: Project) -> str:
     file on GitHub where it is not on the site; the Colab badge image becomes the bundled copy.
     Markdown pages get file links (MkDocs resolves them); notebook pages, which MkDocs does not
     rewrite, get links relative to their own URL."""
+    import posixpath
+
     staged_source = _site_path(source)
     as_url = staged_source.endswith(".ipynb")
-    base = _page_url(staged_source) if as_url else str(Path(staged_source).parent)
+    base = posixpath.dirname(_page_url(staged_source) if as_url else staged_source)
 
     def fix(match: re.Match) -> str:
         target = match.group(2)
@@ -354,6 +383,7 @@ def _stage_docs(stage: Path, root: Path, project: Project) -> list[str]:
         rel = path.relative_to(root).as_posix()
         nb = nbformat.read(path, as_version=4)
         nb.metadata.pop("widgets", None)  # widget state would load the widget manager from a CDN
+        without_tf_logs(nb)  # the start-up logging of the machine that ran it: a red block on the page
         for cell in nb.cells:
             if cell.cell_type == "markdown":
                 cell.source = _rewrite_links(cell.source, rel, project)
@@ -387,8 +417,10 @@ def build_site(out_dir: str | Path, root: str | Path = ROOT, *, strict: bool = T
     project = read_project(root / "pyproject.toml")
     with tempfile.TemporaryDirectory(prefix="vae_tf_site_") as tmp:
         pages = _stage_docs(Path(tmp), root, project)
+        # no directory URLs whatever mkdocs.yml says: the staged links (_page_url) point at NAME.html
+        # files, and folder URLs (NAME/) show a directory listing when the site is opened from disk
         config = load_config(config_file=str(root / "mkdocs.yml"), docs_dir=tmp, site_dir=str(out),
-                             nav=site_nav(pages, project.repository), strict=strict)
+                             nav=site_nav(pages, project.repository), strict=strict, use_directory_urls=False)
         build(config)
     return out
 
