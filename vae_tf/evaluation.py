@@ -129,14 +129,19 @@ def _check_vae_input(vae, x) -> np.ndarray:
     return as_images(x, shape)
 
 
+class NotADensityWarning(UserWarning):
+    """Grey-level pixels scored under a Bernoulli likelihood: the numbers bound no ``-log p(x)``."""
+
+
 def warn_if_not_a_density(vae, x: np.ndarray, caller: str) -> None:
-    """Warn once when grey-level images are scored under the Bernoulli likelihood."""
+    """Warn (:class:`NotADensityWarning`) when grey-level images are scored under the Bernoulli likelihood."""
     if vae.likelihood == "bernoulli" and pixel_kind(x) == "grey":
         warnings.warn(
             f"{caller}: x holds grey levels, but the VAE's Bernoulli likelihood is a normalised density only "
-            "for binary pixels; on [0, 1] its values are not a bound on -log p(x). Binarize x (as in training) "
-            'or train with likelihood="continuous_bernoulli" for a true log-density.',
-            UserWarning,
+            "for binary pixels; on [0, 1] its values are not a bound on -log p(x). Score binary pixels (e.g. "
+            'vae_tf.binarize_static(x)) with a model trained on binary pixels, or train with likelihood="continuous_bernoulli" '
+            "for a true log-density.",
+            NotADensityWarning,
             stacklevel=4,  # the caller of iwae_log_likelihood / evaluate_elbo
         )
 

@@ -107,11 +107,6 @@ def _data_record(info: dict, trained: Trained, n: int) -> dict:
 
 
 # --------------------------------------------------------------------------- likelihood
-#: The start of the estimators' own warning (vae_tf.evaluation.warn_if_not_a_density) about grey
-#: levels under a Bernoulli likelihood: :func:`density_note` says it for the command line instead.
-_LIBRARY_DENSITY_WARNING = "x holds grey levels, but the VAE's Bernoulli likelihood"
-
-
 def density_note(model, preprocessing: dict) -> str | None:
     """The note when the scores are no bound on ``-log p(x)``: a Bernoulli likelihood scored on
     grey levels. It says what this run did (``preprocessing`` as :func:`choose_preprocessing`
@@ -153,8 +148,11 @@ def score_likelihood(model, x: np.ndarray, y: np.ndarray, request: EvaluateReque
             active = active_units(model, x, threshold=ACTIVE_THRESHOLD)
     # The estimators warn with their own name first ("evaluate_elbo: ..."); one note per message;
     # the density warning speaks Python and guesses what training did: density_note says it here.
-    messages = {str(w.message).split(": ", 1)[-1] for w in caught if issubclass(w.category, UserWarning)}
-    notes += sorted(m for m in messages if not (note and m.startswith(_LIBRARY_DENSITY_WARNING)))
+    from ..evaluation import NotADensityWarning
+
+    messages = {str(w.message).split(": ", 1)[-1] for w in caught if issubclass(w.category, UserWarning)
+                and not (note and issubclass(w.category, NotADensityWarning))}  # density_note said it
+    notes += sorted(messages)
     means = {f"{k}_nats": float(np.mean(v)) for k, v in per_example.items()}
     by_digit = {
         str(d): {f"{k}_nats": float(np.mean(v[y == d])) for k, v in per_example.items()} | {"n": int(np.sum(y == d))}
