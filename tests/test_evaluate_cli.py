@@ -60,7 +60,8 @@ def test_states_data_and_preprocessing(evaluated, run_dir):
     out = result.stdout
     assert f"{r['data']['source']} (sha256 {recorded['sha256'][:12]})" in out
     assert "pixels: grey levels in [0, 1]" in out
-    assert f"IWAE NLL (K={K}) {r['test']['iwae_nll_nats']:.2f} nats" in out
+    assert f"IWAE NLL (K={K}, first {N:,} of the images) {r['test']['iwae_nll_nats']:.2f} nats" in out
+    assert r["iwae_images"] == N  # fewer than the default 1,000: all of them
     assert f"-ELBO {r['test']['neg_elbo_nats']:.2f} nats" in out
     assert str(run_dir / "evaluation.json") in out
     # grey levels under a Bernoulli likelihood: said, once

@@ -59,16 +59,6 @@ def _checked(name: str):
     return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``vae-tf`` argument parser (sub-commands ``train``, ``evaluate``, ``sample``)."""
     from .. import __version__
@@ -131,7 +121,7 @@ def _training_options(g) -> None:
                    help="tf.distribute strategy: 'mirrored' = all local GPUs (or --logical-cpus N CPU devices), "
                         "'multi-worker' = the cluster in $TF_CONFIG, started on every worker (default none); "
                         "the loss is the mean over the global batch, as on one device")
-    g.add_argument("--logical-cpus", type=_positive_int, default=None, metavar="N",
+    g.add_argument("--logical-cpus", type=_count(1), default=None, metavar="N",
                    help=f"with --distribute mirrored: split the CPU into N logical devices, one replica each "
                         f"(for testing; not faster; also ${LOGICAL_CPUS_VAR}=N)")
     g.add_argument("--quick", action="store_true", default=None,
@@ -182,7 +172,7 @@ def _logical_cpus(args: argparse.Namespace) -> int | None:
     if args.logical_cpus is not None or args.distribute != "mirrored" or not os.environ.get(LOGICAL_CPUS_VAR):
         return args.logical_cpus
     try:
-        return _positive_int(os.environ[LOGICAL_CPUS_VAR])
+        return _count(1)(os.environ[LOGICAL_CPUS_VAR])
     except argparse.ArgumentTypeError as e:
         raise UsageError(f"${LOGICAL_CPUS_VAR}: {e}") from None
 
@@ -251,6 +241,9 @@ def _add_evaluate(sub) -> None:
                    help="importance samples per image for the IWAE NLL (default 1000)")
     e.add_argument("--test-size", type=_count(4), default=None, metavar="N",
                    help="score N random test images (default all)")
+    e.add_argument("--iwae-images", type=_count(1), default=1000, metavar="N",
+                   help="estimate the IWAE NLL on the first N of the scored images (default 1000; it costs K decoder "
+                        "passes per image)")
     e.add_argument("--seed", type=_count(0), default=0, metavar="N",
                    help="seed of the test subset, the importance samples and the prior samples (default 0)")
     e.add_argument("--data", metavar="PATH", default=None,
@@ -309,7 +302,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     from .scoring import EvaluateRequest, evaluate_command
 
     evaluate_command(EvaluateRequest(
-        path=Path(args.model), iwae_samples=args.iwae_samples, test_size=args.test_size, seed=args.seed,
+        path=Path(args.model), iwae_samples=args.iwae_samples, iwae_images=args.iwae_images, test_size=args.test_size, seed=args.seed,
         data=args.data, preprocessing=args.preprocessing,
         allow_preprocessing_mismatch=args.allow_preprocessing_mismatch, judge=not args.no_judge,
     ))
