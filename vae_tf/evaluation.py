@@ -160,6 +160,9 @@ def _log_weights_fn(vae):
         return per_vae[(likelihood, sigma)]
     vae_ref = weakref.ref(vae)  # the traced function must not keep the VAE alive
 
+    # Plain tensor code with no Python control flow to convert: AutoGraph is skipped (it warned
+    # "closure mismatch" for this closure and ran it as-is anyway).
+    @tf.autograph.experimental.do_not_convert
     def fn(x, num, seed):
         model = vae_ref()
         z_mean, z_log_var = model.encoder(x, training=False)[:2]
