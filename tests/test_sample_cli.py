@@ -31,6 +31,8 @@ def test_conditional_model_takes_a_digit(conditional_dir, tmp_path):
                     "--npy", str(tmp_path / "7.npy"))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "digit 7" in result.stdout and (tmp_path / "7.png").is_file()
+    # a quick run's samples are rough: the command says so and what to do (issue 24)
+    assert "this is a --quick run (" in result.stdout and "without --quick" in result.stdout
     other = sample(conditional_dir, "--n", "4", "--digit", "1", "--seed", "1", "--out", str(tmp_path / "1.png"),
                    "--npy", str(tmp_path / "1.npy"))
     assert other.returncode == 0
@@ -64,3 +66,10 @@ def test_missing_and_non_model_paths_exit_2(tmp_path):
         assert result.returncode == 2
         lines = our_lines(result.stderr)
         assert len(lines) == 1 and words in lines[0], result.stderr[-1000:]
+
+
+def test_no_quick_run_note_for_full_runs_and_bare_model_files():
+    from vae_tf.app.sampling_cmd import quick_run_note
+
+    assert quick_run_note({}) is None and quick_run_note({"config": {"quick": False, "epochs": 30}}) is None
+    assert "--quick run (2 epochs on 2000" in quick_run_note({"config": {"quick": True, "epochs": 2, "train_size": 2000}})

@@ -62,7 +62,8 @@ def sample_command(request: SampleRequest) -> np.ndarray:
     for target in (request.out, request.npy):
         if target is not None and not Path(target).parent.is_dir():
             raise UsageError(f"the folder of {target} does not exist; create it first.")
-    model = load_trained(request.path).model
+    trained = load_trained(request.path)
+    model = trained.model
     import matplotlib  # only now: bad input is answered without loading the plotting stack
 
     matplotlib.use("Agg")
@@ -80,7 +81,21 @@ def sample_command(request: SampleRequest) -> np.ndarray:
             written.append(atomic_write(request.npy, lambda tmp: np.save(tmp, images), suffix=".npy"))
     seeded = "unseeded" if request.seed is None else f"seed {request.seed}"
     say(f"{PROG}: wrote {request.n} samples ({what}, {seeded}) to " + " and ".join(map(str, written)))
+    note = quick_run_note(trained.run)
+    if note:
+        say(note)
     return images
+
+
+def quick_run_note(run: dict) -> str | None:
+    """A line for samples of a ``--quick`` run (a few epochs on a data subset): they are rough, and
+    what to do for clean digits; None for other runs and bare model files."""
+    config = run.get("config", {}) if run else {}
+    if not config.get("quick"):
+        return None
+    return (f"{PROG}: note: this is a --quick run ({config.get('epochs')} epochs on {config.get('train_size') or 'a subset of'} "
+            "training images), so its samples are rough (a conditional quick run's digits are grey blobs); train without "
+            "--quick, or with more --epochs, for clean digits.")
 
 
 def check_digit(model, digit: int | None) -> int | None:
