@@ -181,7 +181,7 @@ def report_lines(rows: list[dict], runs: list[dict], probes: dict[str, list[floa
     impls = impls_of(runs)
     warm = "vae-tf warm" in impls
     lines = markdown_table(
-        ("epochs", "plain Keras example (s)", "vae-tf train, empty XLA cache (s)",
+        ("epochs", "plain Keras example (s)", "vae-tf train (s)",
          *(("vae-tf train, warm XLA cache (s)",) if warm else ()), "speed-up",
          *(("speed-up, warm",) if warm else ()), "goal", f"runs {' / '.join(impls)} (s)"),
         [(r["epochs"], f"{r['plain_s']:.1f}", f"{r['vae_tf_s']:.1f}", *((f"{r['vae_tf_warm_s']:.1f}",) if warm else ()),

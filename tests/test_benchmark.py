@@ -138,8 +138,8 @@ def test_whole_process_benchmark_runs_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(out.read_text())
     runs = results["runs"]
-    # interleaved, plain first; vae-tf with an empty XLA cache, then with the one it filled
-    assert [(r["impl"], r["epochs"]) for r in runs] == [("plain", 2), ("vae-tf", 2), ("vae-tf warm", 2)]
+    # interleaved, plain first
+    assert [(r["impl"], r["epochs"]) for r in runs] == [("plain", 2), ("vae-tf", 2)]
     for run in runs:
         assert math.isclose(sum(run["stages"].values()), run["wall_s"], rel_tol=1e-6)
         assert run["stages"]["epoch 1"] > run["stages"]["later epochs"] > 0  # epoch 1 pays for tracing
@@ -147,12 +147,10 @@ def test_whole_process_benchmark_runs_end_to_end(tmp_path):
     for vae in runs[1:]:
         assert vae["config"]["quick"] is False and vae["config"]["epochs"] == 2
         assert vae["stages"]["figures"] > 0 and set(vae["figures"]) >= {"latent.png", "samples.png"}
-    assert runs[2]["test_neg_elbo"] == runs[1]["test_neg_elbo"]  # loaded programs, the same numbers
     row = results["summary"][0]
-    assert row["goal"] == 0.01 and row["verdict"] == "met" and row["verdict_warm"] == "met"
-    assert row["speedup_warm"] == row["plain_s"] / row["vae_tf_warm_s"]
+    assert row["goal"] == 0.01 and row["verdict"] == "met" and "speedup_warm" not in row
+    assert row["speedup"] == row["plain_s"] / row["vae_tf_s"]
     assert "whole process, 2 epochs: plain / vae-tf = " in proc.stdout and "(goal >= 0.01x): met" in proc.stdout
-    assert "; with a warm XLA cache " in proc.stdout
     assert all(len(times) == 1 and times[0] > 0 for times in results["probes"].values())
     assert results["floors"] == [] and all(r["n_train"] == 540 for r in runs[1:])  # --tiny: no floor probe
     assert "| evaluation |" in proc.stdout and "| total |" in proc.stdout
