@@ -14,7 +14,7 @@ from keras import ops
 
 import tensorflow as tf
 
-from .inputs import InputError, as_finite, as_model_input, in_batches, pixels_of
+from .inputs import ChecksImageArrays, InputError, as_finite, as_model_input, in_batches, pixels_of
 from .losses import bernoulli_log_likelihood, gaussian_log_likelihood
 from .replicas import global_batch_mean, step_logs
 from .networks import deserialize_networks
@@ -44,7 +44,7 @@ def corrupt(x, kind: str | None, level: float, seed=None):
 
 
 @keras.saving.register_keras_serializable(package="vae_tf")
-class Autoencoder(keras.Model):
+class Autoencoder(ChecksImageArrays, keras.Model):
     """Deterministic autoencoder trained on reconstruction loss only.
 
     Args:
@@ -125,23 +125,6 @@ class Autoencoder(keras.Model):
         if self.inputs_are_pixels:
             return pixels_of(data, self.image_shape)
         return ops.cast(keras.utils.unpack_x_y_sample_weight(data)[0], "float32")
-
-    def fit(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.fit``, with NumPy images checked first (:meth:`as_model_input`); labels are ignored."""
-        if isinstance(x, np.ndarray):
-            x = self.as_model_input(x)
-        validation = kwargs.get("validation_data")
-        if isinstance(validation, np.ndarray):
-            kwargs["validation_data"] = (self.as_model_input(validation, name="validation_data"),)
-        elif isinstance(validation, tuple) and validation and isinstance(validation[0], np.ndarray):
-            kwargs["validation_data"] = (self.as_model_input(validation[0], name="validation_data"), *validation[1:])
-        return super().fit(x, y, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.evaluate``, with NumPy images checked first."""
-        if isinstance(x, np.ndarray):
-            x = self.as_model_input(x)
-        return super().evaluate(x, y, *args, **kwargs)
 
     def as_model_input(self, x, *, name: str = "x") -> np.ndarray:
         """``x`` as the float32 batch ``(n, *image_shape)`` (:func:`vae_tf.inputs.as_model_input`)."""

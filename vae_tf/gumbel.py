@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from collections.abc import Sequence
 
 import keras
@@ -42,7 +41,7 @@ from keras import ops
 
 from .architectures import build_decoder, check_architecture, encoder_trunk
 from .evaluation import iwae_bound, warn_if_not_a_density
-from .inputs import InputError, as_model_input, check_count, in_batches, pixels_of
+from .inputs import ChecksImageArrays, InputError, as_model_input, check_count, in_batches, pixels_of
 from .losses import check_likelihood, pixel_mean, reconstruction_log_likelihood
 from .networks import check_beta, check_sigma, deserialize_networks
 from .replicas import global_batch_mean, step_logs
@@ -200,7 +199,7 @@ def check_categorical_networks(encoder: keras.Model, decoder: keras.Model) -> tu
 
 
 @keras.saving.register_keras_serializable(package="vae_tf")
-class GumbelSoftmaxVAE(keras.Model):
+class GumbelSoftmaxVAE(ChecksImageArrays, keras.Model):
     """VAE with ``n`` categorical latent variables of ``k`` categories, trained through
     Gumbel-softmax draws (module docstring).
 
@@ -471,26 +470,6 @@ class GumbelSoftmaxVAE(keras.Model):
                 parts.append(ops.convert_to_numpy(ll + log_prior - log_q_c).astype("float64"))
             out[start : start + b] = ops.convert_to_numpy(iwae_bound(np.concatenate(parts), axis=0))
         return out
-
-    # ------------------------------------------------------------ checked data for fit and evaluate
-    def fit(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.fit``, NumPy images checked first (:meth:`as_model_input`); labels are ignored."""
-        if isinstance(x, np.ndarray):
-            x = self.as_model_input(x)
-        validation = kwargs.get("validation_data")
-        if isinstance(validation, np.ndarray):
-            kwargs["validation_data"] = (self.as_model_input(validation, name="validation_data"),)
-        elif isinstance(validation, tuple) and validation and isinstance(validation[0], np.ndarray):
-            kwargs["validation_data"] = (self.as_model_input(validation[0], name="validation_data"), *validation[1:])
-        with warnings.catch_warnings():  # Keras's "shuffle=True is ignored" for every dataset
-            warnings.filterwarnings("ignore", message="`shuffle=True` was passed", category=UserWarning)
-            return super().fit(x, y, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.evaluate``, NumPy images checked first."""
-        if isinstance(x, np.ndarray):
-            x = self.as_model_input(x)
-        return super().evaluate(x, y, *args, **kwargs)
 
     # ------------------------------------------------------------ saving
     def get_config(self) -> dict:

@@ -229,3 +229,29 @@ def pixels_of(data, image_shape: Sequence[int]):
     if len(x.shape) == len(image_shape) and image_shape[-1] == 1:
         x = ops.expand_dims(x, -1)
     return x
+
+
+class ChecksImageArrays:
+    """``fit`` and ``evaluate`` that pass NumPy images (``x``, and ``validation_data``'s images)
+    through the model's ``as_model_input`` first, so a bad array fails with the fix before Keras
+    sees it; labels are passed on unchanged. Mixed in before ``keras.Model`` by the models whose
+    steps take images only (:class:`vae_tf.Autoencoder`, the discrete-latent models)."""
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        import warnings
+
+        if isinstance(x, np.ndarray):
+            x = self.as_model_input(x)
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, np.ndarray):
+            kwargs["validation_data"] = (self.as_model_input(validation, name="validation_data"),)
+        elif isinstance(validation, tuple) and validation and isinstance(validation[0], np.ndarray):
+            kwargs["validation_data"] = (self.as_model_input(validation[0], name="validation_data"), *validation[1:])
+        with warnings.catch_warnings():  # Keras's "shuffle=True is ignored" for every dataset:
+            warnings.filterwarnings("ignore", message="`shuffle=True` was passed", category=UserWarning)
+            return super().fit(x, y, *args, **kwargs)  # vae_tf.make_dataset shuffles itself
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        if isinstance(x, np.ndarray):
+            x = self.as_model_input(x)
+        return super().evaluate(x, y, *args, **kwargs)

@@ -28,7 +28,6 @@ position, for :meth:`VQVAE.sample`.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 
 import keras
@@ -37,7 +36,7 @@ import tensorflow as tf
 from keras import ops
 
 from .architectures import check_architecture
-from .inputs import InputError, as_model_input, check_count, in_batches, pixels_of
+from .inputs import ChecksImageArrays, InputError, as_model_input, check_count, in_batches, pixels_of
 from .losses import check_likelihood, pixel_mean, reconstruction_log_likelihood
 from .networks import check_beta, check_sigma, deserialize_networks
 from .replicas import global_batch_mean, step_logs
@@ -192,7 +191,7 @@ class VectorQuantizer(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="vae_tf")
-class VQVAE(keras.Model):
+class VQVAE(ChecksImageArrays, keras.Model):
     """Vector-quantised VAE (module docstring).
 
     Args:
@@ -399,26 +398,6 @@ class VQVAE(keras.Model):
         logits = np.where(p > 0, np.log(np.maximum(p, 1e-300)), -1e30).reshape(-1, self.num_embeddings)
         draws = keras.random.categorical(ops.convert_to_tensor(logits, "float32"), n, seed=seed)  # (h' * w', n)
         return self.decode(ops.convert_to_numpy(ops.transpose(draws)).reshape(n, *self.grid_shape))
-
-    # ------------------------------------------------------------ checked data for fit and evaluate
-    def fit(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.fit``, NumPy images checked first (:meth:`as_model_input`); labels are ignored."""
-        if isinstance(x, np.ndarray):
-            x = self.as_model_input(x)
-        validation = kwargs.get("validation_data")
-        if isinstance(validation, np.ndarray):
-            kwargs["validation_data"] = (self.as_model_input(validation, name="validation_data"),)
-        elif isinstance(validation, tuple) and validation and isinstance(validation[0], np.ndarray):
-            kwargs["validation_data"] = (self.as_model_input(validation[0], name="validation_data"), *validation[1:])
-        with warnings.catch_warnings():  # Keras's "shuffle=True is ignored" for every dataset
-            warnings.filterwarnings("ignore", message="`shuffle=True` was passed", category=UserWarning)
-            return super().fit(x, y, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.evaluate``, NumPy images checked first."""
-        if isinstance(x, np.ndarray):
-            x = self.as_model_input(x)
-        return super().evaluate(x, y, *args, **kwargs)
 
     # ------------------------------------------------------------ saving
     def get_config(self) -> dict:

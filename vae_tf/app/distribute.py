@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import tensorflow as tf
-from keras import ops
 
 from ..choices import STRATEGY_NAMES
 
@@ -178,35 +177,3 @@ def global_batch_size(batch_size: int, strategy: tf.distribute.Strategy | None =
             f"integer >= {replicas}, got {batch_size!r}."
         )
     return int(batch_size)
-
-
-def global_mean(values):
-    """The loss to differentiate in a ``train_step``: the mean of the per-example ``values``
-    (shape ``(batch,)``) over the **global** batch, computed on one replica as
-    ``sum(values) / (examples on all replicas)``.
-
-    Under ``tf.distribute`` the optimizers sum the replicas' gradients, so the sum of these
-    per-replica terms, and of their gradients, is exactly the mean (and its gradient) over
-    the global batch, also when the replicas get unequal shares (a last, partial batch). On
-    one device it is ``ops.mean(values)``.
-    """
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return ops.mean(values)
-    values = tf.convert_to_tensor(values)
-    count = tf.cast(tf.shape(values)[0], values.dtype)
-    return tf.reduce_sum(values) / context.all_reduce(tf.distribute.ReduceOp.SUM, count)
-
-
-def step_outputs(logs: dict) -> dict:
-    """What a custom ``train_step``/``test_step`` returns, given its scalar ``logs``: the same
-    dict, except under ``MultiWorkerMirroredStrategy`` each value gets shape ``(1,)``.
-
-    Keras 3 reduces a step's outputs across workers with ``strategy.reduce("MEAN", v, axis=0)``,
-    which fails on scalars (``Invalid reduction dimension 0 for input with 0 dimensions``;
-    tensorflow/tensorflow#72388); with a length-1 axis it is the mean over replicas. The
-    epoch's logged values are unaffected: Keras reads them from the metrics at epoch end.
-    """
-    if not isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
-        return logs
-    return {name: tf.reshape(value, (1,)) for name, value in logs.items()}
