@@ -33,8 +33,7 @@ def rng():
 @pytest.fixture(scope="session")
 def judge_cache():
     """The user's vae_tf cache (``$VAE_TF_CACHE_DIR``, else XDG, else ``~/.cache/vae_tf``), the
-    one the notebooks use: a fresh CI machine trains the judge once for tests and notebooks
-    together (about 3 minutes) instead of twice. Tests that need an empty cache use ``tmp_path``."""
+    one the notebooks use. Tests that need an empty cache use ``tmp_path``."""
     from vae_tf.judge import resolve_cache_dir
 
     return resolve_cache_dir()
@@ -42,7 +41,7 @@ def judge_cache():
 
 @pytest.fixture(scope="session")
 def judge(judge_cache):
-    """The independent judge from ``judge_cache``, trained there first if it is not cached."""
+    """The course's independent judge: the shipped one (vae_tf.judge.SHIPPED_WEIGHTS)."""
     from vae_tf.judge import load_judge
 
     return load_judge(cache_dir=judge_cache, seed=0)

@@ -339,3 +339,31 @@ def test_the_three_binarization_schemes_and_their_names(rng):
     assert abs(s1.mean() - grey.mean()) < 0.01
     d1, d2 = two_epochs("dynamic")
     assert set(np.unique(d1)) == {0.0, 1.0} and not np.array_equal(d1, d2)  # drawn anew each epoch
+
+
+# --------------------------------------------------------------------------- the course training set (issue 25)
+def test_course_training_set_is_the_first_24345_images_whatever_the_file_holds(mnist, tmp_path):
+    """Colab's 60,000-image file and the offline 24,345-image copy give the same course set."""
+    (x, y), (x_test, y_test) = mnist
+    course = vae_tf.load_course_mnist()
+    assert vae_tf.data.is_course_training_set(*course[0]) and len(course[0][0]) == vae_tf.data.COURSE_TRAIN_SIZE
+    extra = np.random.default_rng(0).integers(0, 256, size=(50, 28, 28), dtype=np.uint8)
+    full = tmp_path / "full.npz"
+    np.savez(full, x_train=np.concatenate([x[: vae_tf.data.COURSE_TRAIN_SIZE], extra]),
+             y_train=np.concatenate([y[: vae_tf.data.COURSE_TRAIN_SIZE], y[:50]]), x_test=x_test, y_test=y_test)
+    (xc, yc), (xt, yt) = vae_tf.load_course_mnist(full)
+    np.testing.assert_array_equal(xc, course[0][0])
+    np.testing.assert_array_equal(yc, course[0][1])
+    np.testing.assert_array_equal(xt, x_test)
+    (xa, ya), _ = vae_tf.load_course_mnist(full, all_training_images=True)
+    assert len(xa) == vae_tf.data.COURSE_TRAIN_SIZE + 50 and not vae_tf.data.is_course_training_set(xa, ya)
+
+
+def test_a_file_shorter_than_the_course_set_is_refused_with_the_way_out(mnist, tmp_path):
+    (x, y), (x_test, y_test) = mnist
+    short = tmp_path / "short.npz"
+    np.savez(short, x_train=x[:100], y_train=y[:100], x_test=x_test[:10], y_test=y_test[:10])
+    with pytest.raises(vae_tf.MNISTError, match=r"first 24,345 .* has 100\b.*all_training_images=True"):
+        vae_tf.load_course_mnist(short)
+    (xa, _), _ = vae_tf.load_course_mnist(short, all_training_images=True)
+    assert len(xa) == 100

@@ -1,7 +1,7 @@
 """The independent judge (vae_tf.judge) and the sample-quality measures (vae_tf.quality).
 
-The judge is trained once per session, on the full offline training set, into a temporary
-cache directory (the only long step, about a minute or two); everything else reuses it.
+The course's judge is the shipped one (read in a second); the cache and training paths are
+tested on a small MNIST file whose judge trains in seconds.
 """
 
 import json
@@ -38,21 +38,69 @@ def test_judge_reaches_99_percent_on_the_test_set(judge, test_set):
     assert judge.test_accuracy == pytest.approx(measured, abs=1e-12)  # the record holds what we measure
 
 
-def test_cache_record_describes_the_training(judge, judge_cache, mnist):
-    (x, y), _ = mnist
-    model_path, record_path = judge_module.judge_paths(judge_module.data_checksum(x, y), 0, judge_cache)
-    assert judge.path == model_path and model_path.is_file()
+def test_the_course_judge_is_the_shipped_one_and_its_record_says_how_it_was_trained(judge, mnist):
+    """Issue 25: no judge training in a fresh runtime: the course data and seed 0 read the
+    shipped weights; the record names the course training set and the recipe."""
+    assert judge.path == judge_module.SHIPPED_WEIGHTS and judge.from_cache
+    record = judge.info
+    assert record["train_data_sha256"] == vae_tf.data.COURSE_TRAIN_SHA256
+    (x, y), (x_test, y_test) = mnist
+    assert record["test_data_sha256"] == vae_tf.data.data_checksum(x_test, y_test)
+    assert record["train_size"] == vae_tf.data.COURSE_TRAIN_SIZE and record["test_size"] == 10_000
+    assert (record["seed"], record["judge_version"]) == (0, judge_module.JUDGE_VERSION)
+    assert (record["epochs"], record["batch_size"], record["learning_rate"]) == (
+        judge_module.EPOCHS, judge_module.BATCH_SIZE, judge_module.LEARNING_RATE)
+    assert "train_judge_model" in record["provenance"]
+
+
+def test_a_file_with_all_60000_training_images_gets_the_same_shipped_judge(mnist, tmp_path, test_set):
+    """The judge trains on the course prefix, so extra training images (Keras's full file)
+    change nothing: it is still the shipped judge, not a new training."""
+    (x, y), (x_test, y_test) = mnist
+    rng = np.random.default_rng(0)
+    extra = rng.integers(0, 256, size=(100, 28, 28), dtype=np.uint8)
+    path = tmp_path / "mnist.npz"
+    np.savez(path, x_train=np.concatenate([x, extra]), y_train=np.concatenate([y, y[:100]]), x_test=x_test, y_test=y_test)
+    judge = load_judge(path, cache_dir=tmp_path / "cache", train_if_missing=False)
+    assert judge.path == judge_module.SHIPPED_WEIGHTS
+
+
+@pytest.fixture(scope="module")
+def small_data(mnist, tmp_path_factory):
+    """A small MNIST file (1,000 training, 500 test images): a judge trains on it in seconds."""
+    (x, y), (x_test, y_test) = mnist
+    path = tmp_path_factory.mktemp("small") / "mnist.npz"
+    np.savez(path, x_train=x[:1000], y_train=y[:1000], x_test=x_test[:500], y_test=y_test[:500])
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_judge(small_data, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("judge_cache")
+    return load_judge(small_data, cache_dir=cache, seed=0, verbose=0), cache
+
+
+def test_other_data_trains_a_judge_announced_and_cached_with_its_record(small_data, small_judge, capsys):
+    judge, cache = small_judge
+    x, y = np.load(small_data)["x_train"], np.load(small_data)["y_train"]
+    model_path, record_path = judge_module.judge_paths(vae_tf.data.data_checksum(x, y), 0, cache)
+    assert judge.path == model_path and model_path.is_file() and not judge.from_cache
     record = json.loads(record_path.read_text())
-    assert record["train_data_sha256"] == judge_module.data_checksum(x, y)
+    assert record["train_data_sha256"] == vae_tf.data.data_checksum(x, y)
     assert record["seed"] == 0 and record["judge_version"] == judge_module.JUDGE_VERSION
-    assert record["train_size"] == len(x) and record["test_size"] == 10_000
+    assert record["train_size"] == 1000 and record["test_size"] == 500
     assert record["train_cpu_seconds"] > 0 and record["train_wall_seconds"] > 0
     assert set(record["versions"]) >= {"vae_tf", "keras", "tensorflow"}
+    other = load_judge(small_data, cache_dir=cache, seed=1, verbose=0)  # trains: says so first
+    printed = capsys.readouterr().out
+    assert printed.startswith("Training the judge (seed 1, 10 epochs) on 1,000 images") and "minutes" in printed
+    assert "Judge test accuracy" in printed and other.path != judge.path
 
 
-def test_second_load_reads_the_cache_without_retraining(judge, judge_cache, test_set):
+def test_second_load_reads_the_cache_without_retraining(small_data, small_judge, test_set):
+    judge, cache = small_judge
     mtime = judge.path.stat().st_mtime_ns
-    again = load_judge(cache_dir=judge_cache, seed=0, train_if_missing=False)
+    again = load_judge(small_data, cache_dir=cache, seed=0, train_if_missing=False)
     assert again.from_cache and again.path == judge.path
     assert judge.path.stat().st_mtime_ns == mtime
     assert again.test_accuracy == judge.test_accuracy
@@ -60,19 +108,30 @@ def test_second_load_reads_the_cache_without_retraining(judge, judge_cache, test
     np.testing.assert_allclose(again.predict_proba(x), judge.predict_proba(x), rtol=1e-5, atol=1e-7)
 
 
-def test_missing_judge_without_training_is_a_clear_error(tmp_path):
+def test_a_cache_that_cannot_be_written_costs_a_warning_not_the_judge(small_data, tmp_path):
+    """Issue 24: an unwritable cache folder gives the trained judge and a warning naming the
+    folder and the fix, not a traceback."""
+    blocked = tmp_path / "not_a_folder"
+    blocked.write_text("a file where the cache folder would be")
+    with pytest.warns(UserWarning, match="could not be cached at .*VAE_TF_CACHE_DIR"):
+        judge = load_judge(small_data, cache_dir=blocked, seed=0, verbose=0)
+    assert judge.path is None and judge.predict(np.load(small_data)["x_test"][:8]).shape == (8,)
+
+
+def test_missing_judge_without_training_is_a_clear_error(small_data, tmp_path):
     with pytest.raises(JudgeError, match="train_if_missing=True"):
-        load_judge(cache_dir=tmp_path, train_if_missing=False)
+        load_judge(small_data, cache_dir=tmp_path, train_if_missing=False)
     assert not any(tmp_path.rglob("*.keras"))
 
 
-def test_unreadable_cache_record_names_the_file_to_delete(judge, tmp_path):
+def test_unreadable_cache_record_names_the_file_to_delete(small_data, small_judge, tmp_path):
+    judge, _ = small_judge
     folder = tmp_path / "judge"
     folder.mkdir()
     shutil.copy(judge.path, folder / judge.path.name)
     (folder / judge.path.with_suffix(".json").name).write_text("{not json")
     with pytest.raises(JudgeError, match="delete .*retrain"):
-        load_judge(cache_dir=tmp_path, train_if_missing=False)
+        load_judge(small_data, cache_dir=tmp_path, train_if_missing=False)
 
 
 def test_cache_directory_order(monkeypatch, tmp_path):

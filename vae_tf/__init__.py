@@ -38,7 +38,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "BINARIZATIONS": "choices",
     "MNISTError": "data", "binarize": "data", "binarize_static": "data", "find_mnist": "data",
-    "load_mnist": "data", "make_dataset": "data", "scale_images": "data", "split_validation": "data",
+    "load_mnist": "data", "load_course_mnist": "data", "make_dataset": "data", "scale_images": "data", "split_validation": "data",
     "subset": "data", "validate_mnist": "data",
     "active_units": "evaluation", "evaluate_elbo": "evaluation", "iwae_bound": "evaluation",
     "iwae_log_likelihood": "evaluation", "latent_activity": "evaluation",
@@ -109,6 +109,7 @@ __all__ = [
     "latent_activity",
     "load_judge",
     "load_mnist",
+    "load_course_mnist",
     "make_dataset",
     "quick_mode",
     "reconstruction_log_likelihood",

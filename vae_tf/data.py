@@ -13,10 +13,15 @@ Where :func:`load_mnist` looks, in order:
 A file must be in Keras's ``mnist.npz`` layout: ``x_train``/``x_test`` of shape ``(n, 28, 28)``
 with integer pixel values 0-255, ``y_train``/``y_test`` of shape ``(n,)`` with labels 0-9. Any
 number of examples is accepted (the offline copy has 24,345 training images, not 60,000).
+
+The course trains on :func:`load_course_mnist`: the first 24,345 images of MNIST's training
+file, the same images whether the file holds all 60,000 (``keras.datasets.mnist``, Colab) or
+only that prefix (the offline copy), so every reader reproduces the stored numbers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import zipfile
@@ -35,6 +40,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout, if the pa
 PROJECT_NAME = "vae-tf"
 
 Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+#: The course training set: the first this many images (and labels) of MNIST's training file.
+COURSE_TRAIN_SIZE = 24_345
+#: :func:`data_checksum` of the course training set (official MNIST's first 24,345 images).
+COURSE_TRAIN_SHA256 = "a52ebba036c246f4e45ac727c384b74c1e6f7fa334cd31864f81c6b4f8cc88be"
 
 
 class MNISTError(ValueError):
@@ -181,6 +190,44 @@ def load_mnist(path: str | os.PathLike | None = None) -> Arrays:
     return validate_mnist(
         {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}, source="Keras MNIST"
     )
+
+
+def data_checksum(x: np.ndarray, y: np.ndarray) -> str:
+    """SHA-256 (hex) of images ``x`` and labels ``y`` (their shapes, dtypes and bytes)."""
+    h = hashlib.sha256()
+    for a in (np.ascontiguousarray(x), np.ascontiguousarray(y)):
+        h.update(f"{a.shape}{a.dtype.str}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def load_course_mnist(path: str | os.PathLike | None = None, *, all_training_images: bool = False) -> Arrays:
+    """MNIST as the course trains on it: ``((x_train, y_train), (x_test, y_test))`` as
+    :func:`load_mnist` returns them, with the training split cut to its first
+    :data:`COURSE_TRAIN_SIZE` (24,345) images, the same images in Keras's 60,000-image file and
+    in the offline copy; the test set whole (10,000). ``all_training_images=True`` keeps every
+    training image the file has (on Colab 60,000: the notebooks' numbers then differ from their
+    prose).
+
+    Raises :class:`MNISTError` as :func:`load_mnist` does, and when the file has fewer than
+    24,345 training images (unless ``all_training_images``).
+    """
+    (x, y), test = load_mnist(path)
+    if all_training_images:
+        return (x, y), test
+    if len(x) < COURSE_TRAIN_SIZE:
+        raise MNISTError(
+            f"The course trains on the first {COURSE_TRAIN_SIZE:,} images of MNIST's training file, but this one "
+            f"has {len(x):,}. Use Keras's mnist.npz (or the offline copy), or pass all_training_images=True "
+            f"to train on the {len(x):,} it has."
+        )
+    return (x[:COURSE_TRAIN_SIZE], y[:COURSE_TRAIN_SIZE]), test
+
+
+def is_course_training_set(x: np.ndarray, y: np.ndarray) -> bool:
+    """True when ``(x, y)`` are exactly the course training set (:data:`COURSE_TRAIN_SHA256`):
+    the images the stored notebook runs trained on."""
+    return data_checksum(np.asarray(x), np.asarray(y)) == COURSE_TRAIN_SHA256
 
 
 # --------------------------------------------------------------------------- preprocessing
