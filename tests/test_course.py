@@ -38,7 +38,7 @@ def test_badge_and_install_cell_agree_with_pyproject(path):
     assert first_md[2] == PROJECT.badge(rel), f"{rel}: badge out of date: run `python -m vae_tf.course sync`"
     repo, ref = course.installed_ref(nb)
     assert repo == PROJECT.repository
-    assert ref == PROJECT.release_ref or _is_commit(ref), f"{rel} pins {ref!r}: neither v{PROJECT.version} nor a commit"
+    assert ref == course.COURSE_BRANCH or _is_commit(ref), f"{rel} installs {ref!r}: neither {course.COURSE_BRANCH!r} nor a commit"
     first_code = next(c for c in nb.cells if c.cell_type == "code").source
     assert first_code.startswith(course.install_block(PROJECT, ref) + "\n"), f"{rel}: run `python -m vae_tf.course sync`"
 
@@ -59,7 +59,7 @@ def test_a_fork_changes_one_line_and_sync_updates_every_notebook(tmp_path):
     assert course.sync(tmp_path) == []  # idempotent
     for path in sorted((tmp_path / "notebooks").glob("*.ipynb")):
         nb, raw = _read(path), path.read_text(encoding="utf-8")
-        assert course.installed_ref(nb) == (fork, PROJECT.release_ref)
+        assert course.installed_ref(nb) == (fork, course.COURSE_BRANCH)
         assert f"colab.research.google.com/github/someone/vae-tf-fork/blob/main/notebooks/{path.name}" in raw
         assert PROJECT.repository not in raw
         original = _read(ROOT / "notebooks" / path.name)
@@ -97,24 +97,37 @@ def _venv_without_vae_tf(path: Path) -> Path:
 
 
 def test_install_cell_installs_the_package_from_a_git_url_in_a_fresh_environment(tmp_path):
+    """Issue 25: the cell as Colab runs it. The repository is served from a bare clone (what
+    GitHub holds: this checkout's branches and tags, nothing added), pip resolves the cell's own
+    ref there, the package installs with its shipped judge, and the TensorFlow already present
+    is kept."""
     nb = _read(NOTEBOOKS[0])
     cell = next(c for c in nb.cells if c.cell_type == "code").source
     _, ref = course.installed_ref(nb)
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-    if not _is_commit(ref):  # the release tag, as it would be on the published repository
-        subprocess.run(["git", "-C", str(clone), "tag", "-f", ref, "HEAD"], check=True, capture_output=True)
+    served = tmp_path / "vae-tf.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(ROOT), str(served)], check=True)
+    resolves = subprocess.run(["git", "-C", str(served), "rev-parse", "--verify", "-q", f"{ref}^{{commit}}"],
+                              capture_output=True, text=True)
+    assert resolves.returncode == 0, f"the install cell installs {ref!r}, which this repository does not have"
     python = _venv_without_vae_tf(tmp_path)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VAE_TF_REF")}
-    env.update(VAE_TF_REPO=f"file://{clone}", MPLBACKEND="Agg", VAE_TF_MNIST=str(tmp_path / "none.npz"))
-    absent = subprocess.run([python, "-c", "import importlib.util; print(importlib.util.find_spec('vae_tf'))"],
-                            cwd=tmp_path, env=env, check=True, capture_output=True, text=True).stdout
+    env.update(VAE_TF_REPO=f"file://{served}", MPLBACKEND="Agg", VAE_TF_MNIST=str(tmp_path / "none.npz"))
+    probe = "import importlib.util, json; s = importlib.util.find_spec('{}'); print(s and s.origin)"
+    absent = subprocess.run([python, "-c", probe.format("vae_tf")], cwd=tmp_path, env=env, check=True,
+                            capture_output=True, text=True).stdout
     assert absent.strip() == "None", "vae_tf must not be importable in the fresh environment"
-    run = subprocess.run([python, "-c", cell.split("\nQUICK")[0]], cwd=tmp_path, env=env, capture_output=True, text=True)
+    tf_before = subprocess.run([python, "-c", probe.format("tensorflow")], cwd=tmp_path, env=env, check=True,
+                               capture_output=True, text=True).stdout.strip()
+    setup = cell[: cell.index(course.INSTALL_LAST_LINE) + len(course.INSTALL_LAST_LINE)]
+    run = subprocess.run([python, "-c", setup], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
-    where = subprocess.run([python, "-c", "import vae_tf; print(vae_tf.__file__, vae_tf.__version__)"],
-                           cwd=tmp_path, env=env, check=True, capture_output=True, text=True).stdout.split()
+    check = ("import vae_tf, vae_tf.judge as j, tensorflow as tf; "
+             "print(vae_tf.__file__, vae_tf.__version__, j.SHIPPED_WEIGHTS.is_file(), tf.__file__)")
+    where = subprocess.run([python, "-c", check], cwd=tmp_path, env=env, check=True, capture_output=True,
+                           text=True).stdout.split()
     assert where[0].startswith(str(tmp_path / "venv")) and where[1] == PROJECT.version
+    assert where[2] == "True", "the installed package lacks the shipped judge (package data)"
+    assert where[3] == tf_before, "the install replaced the TensorFlow already present"
 
 
 # --------------------------------------------------------------------------- the student edition

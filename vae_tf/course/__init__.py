@@ -5,6 +5,8 @@ Run from the repository root:
 * ``python -m vae_tf.course sync``: rewrite every notebook's Colab badge (first markdown cell)
   and install block (first code cell) from ``[project.urls] Repository`` and ``version`` in
   ``pyproject.toml``, the one place that says where the repository lives.
+* ``python -m vae_tf.course run NOTEBOOK ...``: re-run notebooks in full mode and store them with
+  their outputs (TensorFlow's start-up logs removed).
 * ``python -m vae_tf.course student OUT_DIR``: the student edition (solutions removed).
 * ``python -m vae_tf.course site OUT_DIR``: the static website (MkDocs Material + mkdocs-jupyter),
   built from the stored notebooks without re-executing them.
@@ -31,7 +33,13 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTION_TAG = "solution"
 COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
-INSTALL_FIRST_LINE = "# Setup: make `vae_tf` importable (in a checkout, or installed from the repository on Colab)"
+INSTALL_FIRST_LINE = "# Settings: change one, then run every cell from here"
+#: The last line of the block :func:`install_block` writes.
+INSTALL_LAST_LINE = '    os.environ["VAE_TF_ALL_TRAINING_IMAGES"] = "1"  # the prose checks then report without comparing'
+#: The branch the course is published on: Colab badges open it, install cells install from it.
+COURSE_BRANCH = "main"
+#: Environment variable the first cell sets for ``ALL_TRAINING_IMAGES = True`` (read by :func:`claims.stated`).
+ALL_IMAGES_ENV_VAR = "VAE_TF_ALL_TRAINING_IMAGES"
 _BADGE_RE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)\s*$")
 _DETAILS_RE = re.compile(r"[ \t]*<details>\s*<summary>\s*Solution.*?</summary>(.*?)</details>[ \t]*\n?", re.S | re.I)
 _GITHUB_RE = re.compile(r"^https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?$")
@@ -56,14 +64,9 @@ class Project:
             )
         return match.group(1), match.group(2)
 
-    @property
-    def release_ref(self) -> str:
-        """The git tag of this version, ``v{version}``: what install cells pin by default."""
-        return f"v{self.version}"
-
     def install_spec(self, ref: str | None = None) -> str:
-        """The pip requirement ``git+REPOSITORY@REF`` (REF defaults to :attr:`release_ref`)."""
-        return f"git+{self.repository}@{ref or self.release_ref}"
+        """The pip requirement ``git+REPOSITORY@REF`` (REF defaults to :data:`COURSE_BRANCH`)."""
+        return f"git+{self.repository}@{ref or COURSE_BRANCH}"
 
     def colab_url(self, notebook: str, branch: str = "main") -> str:
         """The URL that opens ``notebook`` (a path inside the repository) in Colab."""
@@ -93,32 +96,39 @@ def course_notebooks(root: str | Path = ROOT) -> list[Path]:
 
 # --------------------------------------------------------------------------- badge and install cell
 def install_block(project: Project, ref: str | None = None) -> str:
-    """The first lines of every notebook's first code cell: nothing is installed when ``vae_tf``
-    is importable (or the notebook runs inside a checkout); otherwise pip installs the pinned
-    version from the repository (``VAE_TF_REPO`` / ``VAE_TF_REF`` override both)."""
+    """The first lines of every notebook's first code cell: the two settings a reader may change
+    (quick mode, all training images), then the install: nothing when ``vae_tf`` is importable
+    (or the notebook runs inside a checkout), otherwise pip installs the package from the
+    repository at ``ref`` (default :data:`COURSE_BRANCH`; ``VAE_TF_REPO`` / ``VAE_TF_REF`` override
+    both) and keeps the TensorFlow already installed (Colab's satisfies the requirement)."""
     return textwrap.dedent(f"""\
         {INSTALL_FIRST_LINE}
+        QUICK = False                # True: quick mode (fewer epochs on a subset: minutes; numbers differ from the prose)
+        ALL_TRAINING_IMAGES = False  # True: every training image (60,000 from Keras) instead of the course's first 24,345
+
+        # Setup: make `vae_tf` importable (in a checkout, or installed from the repository on Colab)
         import importlib, importlib.util, os, subprocess, sys
         VAE_TF_REPO = os.environ.get("VAE_TF_REPO", "{project.repository}")  # from pyproject.toml
-        VAE_TF_REF = os.environ.get("VAE_TF_REF", "{ref or project.release_ref}")  # the version this notebook was run with
+        VAE_TF_REF = os.environ.get("VAE_TF_REF", "{ref or COURSE_BRANCH}")  # the branch (or a tag or commit) to install
         if importlib.util.find_spec("vae_tf") is None:
             if os.path.isdir(os.path.join("..", "vae_tf")):  # running inside a checkout: notebooks/ is beside vae_tf/
                 sys.path.insert(0, os.path.abspath(".."))
-            else:  # Colab or another fresh environment
+            else:  # Colab or another fresh environment: the TensorFlow already installed is kept
                 subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{{VAE_TF_REPO}}@{{VAE_TF_REF}}"], check=True)
-                importlib.invalidate_caches()""")
+                importlib.invalidate_caches()
+        if QUICK:
+            os.environ["VAE_TF_QUICK"] = "1"  # read by vae_tf.quick_mode() and the prose checks
+        if ALL_TRAINING_IMAGES:
+        {INSTALL_LAST_LINE}""")
 
 
 def _install_span(lines: list[str]) -> tuple[int, int]:
     """``(start, stop)`` line indices of the install block in a first code cell's lines."""
     if not lines or lines[0].rstrip() != INSTALL_FIRST_LINE:
         raise ValueError(f"the first code cell must start with {INSTALL_FIRST_LINE!r}.")
-    pip = next((i for i, line in enumerate(lines) if '"pip", "install"' in line), None)
-    if pip is None:
-        raise ValueError("the first code cell has no pip install line.")
-    stop = pip + 1
-    if stop < len(lines) and lines[stop].strip() == "importlib.invalidate_caches()":
-        stop += 1
+    stop = next((i + 1 for i, line in enumerate(lines) if line.rstrip() == INSTALL_LAST_LINE.rstrip()), None)
+    if stop is None:
+        raise ValueError(f"the first code cell's setup block does not end with {INSTALL_LAST_LINE.strip()!r}.")
     return 0, stop
 
 
@@ -139,7 +149,7 @@ def _first_cell(nb, cell_type: str):
     raise ValueError(f"the notebook has no {cell_type} cell.")
 
 
-def sync_notebook(nb, notebook: str, project: Project, *, ref: str | None = None, branch: str = "main"):
+def sync_notebook(nb, notebook: str, project: Project, *, ref: str | None = None, branch: str = COURSE_BRANCH):
     """Put ``project``'s badge for ``notebook`` (repository path) on the second line of the first
     markdown cell and its install block at the top of the first code cell; in place. Nothing
     else changes (outputs included)."""
@@ -155,7 +165,7 @@ def sync_notebook(nb, notebook: str, project: Project, *, ref: str | None = None
     return nb
 
 
-def sync(root: str | Path = ROOT, *, ref: str | None = None, branch: str = "main") -> list[Path]:
+def sync(root: str | Path = ROOT, *, ref: str | None = None, branch: str = COURSE_BRANCH) -> list[Path]:
     """Rewrite badges and install blocks of all course notebooks under ``root`` from its
     ``pyproject.toml``; write only the notebooks that changed. ``ref="commit"`` pins to the
     checkout's current commit. Returns the paths written."""
@@ -425,20 +435,51 @@ def build_site(out_dir: str | Path, root: str | Path = ROOT, *, strict: bool = T
     return out
 
 
+# --------------------------------------------------------------------------- stored runs
+def execute_notebook(path: str | Path, *, timeout: int = 3600) -> float:
+    """Run the notebook at ``path`` top to bottom in a fresh ``python3`` kernel, from its folder,
+    in full mode on the course training set (``VAE_TF_QUICK`` and ``VAE_TF_ALL_TRAINING_IMAGES``
+    unset), and store it with its outputs, TensorFlow's start-up logs removed
+    (:func:`without_tf_logs`). Returns the wall-clock seconds. Raises
+    ``nbclient.exceptions.CellExecutionError`` (nothing is written) when a cell fails."""
+    import os
+    import time
+
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    saved = {k: os.environ.pop(k) for k in ("VAE_TF_QUICK", ALL_IMAGES_ENV_VAR) if k in os.environ}
+    start = time.perf_counter()
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        os.environ.update(saved)
+    seconds = time.perf_counter() - start
+    _write_notebook(without_tf_logs(nb), path)
+    return seconds
+
+
 # --------------------------------------------------------------------------- command line
 def main(argv: list[str] | None = None) -> int:
-    """``python -m vae_tf.course {sync,student,site} ...``; returns the exit status."""
+    """``python -m vae_tf.course {sync,run,student,site} ...``; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m vae_tf.course", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_sync = sub.add_parser("sync", help="rewrite badges and install cells from pyproject.toml")
-    p_sync.add_argument("--ref", help="git ref the install cells pin (default v{version}; 'commit' = HEAD's commit)")
+    p_sync.add_argument("--ref", help=f"git ref the install cells install (default {COURSE_BRANCH}; 'commit' = HEAD's commit)")
     sub.add_parser("student", help="write the student edition").add_argument("out_dir")
     sub.add_parser("site", help="build the website").add_argument("out_dir")
+    p_run = sub.add_parser("run", help="re-run notebooks in full mode and store them with their outputs")
+    p_run.add_argument("notebooks", nargs="+", help="notebook paths (one or two at a time on 2 CPU cores)")
     args = parser.parse_args(argv)
     try:
         if args.command == "sync":
             done = sync(ref=args.ref)
             print(f"updated {len(done)} notebook(s) from pyproject.toml: {', '.join(p.name for p in done) or 'none needed'}")
+        elif args.command == "run":
+            for path in args.notebooks:
+                print(f"running {path} (full mode) ...", flush=True)
+                print(f"stored {path}: {execute_notebook(path) / 60:.1f} min", flush=True)
         elif args.command == "student":
             done = write_student_edition(args.out_dir)
             print(f"student edition: {len(done)} notebooks in {args.out_dir}")
