@@ -245,3 +245,23 @@ def test_student_notebook_runs_in_quick_mode(path, student_dir, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     nb = _read(student_dir / path.name)
     NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(student_dir)}}).execute()
+
+
+def test_run_stores_a_full_mode_run_without_tensorflow_logs(tmp_path, monkeypatch):
+    """`python -m vae_tf.course run`: full mode whatever the caller's environment, outputs
+    stored, TensorFlow's start-up lines dropped, a cell's own stderr kept."""
+    monkeypatch.setenv("VAE_TF_QUICK", "1")
+    monkeypatch.setenv("VAE_TF_ALL_TRAINING_IMAGES", "1")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import os, sys\n"
+        "print(os.environ.get('VAE_TF_QUICK'), os.environ.get('VAE_TF_ALL_TRAINING_IMAGES'))\n"
+        "sys.stderr.write('I0000 00:00:1795295504.300536   21136 port.cc:153] oneDNN custom operations are on.\\n')\n"
+        "sys.stderr.write('a warning of the course\\n');")]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    assert course.main(["run", str(path)]) == 0
+    stored = _read(path).cells[0].outputs
+    texts = {o.name: o.text for o in stored}
+    assert texts["stdout"] == "None None\n" and texts["stderr"] == "a warning of the course\n"
+    assert os.environ["VAE_TF_QUICK"] == "1"  # the caller's environment is restored
