@@ -30,6 +30,8 @@ from pathlib import Path
 
 import nbformat
 
+from .checks import is_checks_cell
+
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTION_TAG = "solution"
 COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -238,6 +240,8 @@ def student_notebook(nb):
     out = copy.deepcopy(nb)
     cells = []
     for cell in out.cells:
+        if is_solution_cell(cell) and is_checks_cell(cell):
+            continue  # the checks of a solution's numbers
         if is_solution_cell(cell) and cell.cell_type == "code":
             cell.source, cell.outputs, cell.execution_count = stub_source(cell.source), [], None
         elif is_solution_cell(cell):
@@ -394,6 +398,7 @@ def _stage_docs(stage: Path, root: Path, project: Project) -> list[str]:
         nb = nbformat.read(path, as_version=4)
         nb.metadata.pop("widgets", None)  # widget state would load the widget manager from a CDN
         without_tf_logs(nb)  # the start-up logging of the machine that ran it: a red block on the page
+        nb.cells = [cell for cell in nb.cells if not is_checks_cell(cell)]  # the prose checks: for the notebook's reader
         for cell in nb.cells:
             if cell.cell_type == "markdown":
                 cell.source = _rewrite_links(cell.source, rel, project)

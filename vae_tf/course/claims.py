@@ -46,6 +46,8 @@ _TOKEN = re.compile(
     r"|\d+\.\d+"
     r")"
 )
+#: A range the prose states ("5 to 10 minutes", "30-50 s"): :func:`stated` checks the value is inside.
+_RANGE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:-|–|to)\s*(\d+(?:\.\d+)?)")
 _GIVEN = re.compile(r"<!--\s*given:(.*?)-->", re.S)
 _IGNORED = [
     re.compile(r"<!--.*?-->", re.S),  # HTML comments (the given lists)
@@ -88,19 +90,20 @@ def tolerance_of(text: str) -> float:
     return 0.5 * 10.0**-decimals
 
 
-def stated(text: str, measured: float, *, tol: float | None = None) -> float:
+def stated(text: str, measured: float, *, tol: float | None = None) -> None:
     """Check a number the prose states against the value this run measured, and print the verdict.
 
     Args:
         text: the number exactly as a markdown cell writes it (``"105.3"``, ``"97.5 %"``,
-            ``"24,345"``, ``"71 s"``, ``"7 of 10"`` compares the first number).
+            ``"24,345"``, ``"71 s"``, ``"7 of 10"`` compares the first number; a range such as
+            ``"5 to 10 minutes"`` or ``"30-50 s"`` agrees when the value lies inside it).
         measured: this run's value, in the unit the text uses (percent for ``"%"``, seconds
             for ``"s"``).
         tol: the largest difference that still agrees; default :func:`tolerance_of` (the
-            measurement rounds to the text). Give a wider one for "about" numbers and runtimes.
+            measurement rounds to the text). Give a wider one for "about" numbers; state
+            runtimes as ranges. Ignored for a range.
 
-    Returns:
-        ``measured`` (so the call can sit inside an expression).
+    Returns ``None``, so that a call ending a cell leaves no ``Out[]`` value in the lesson.
 
     Raises:
         ValueError: ``text`` holds no number, or ``measured`` is not a finite number.
@@ -110,6 +113,10 @@ def stated(text: str, measured: float, *, tol: float | None = None) -> float:
     value, measured = _value(text), float(measured)
     if not math.isfinite(measured):
         raise ValueError(f"stated({text!r}): the measured value is {measured}, not a finite number.")
+    span = _RANGE.search(text)
+    if span is not None:  # "5 to 10 minutes": the range itself is the claim
+        low, high = float(span.group(1)), float(span.group(2))
+        value, tol = (low + high) / 2, (high - low) / 2
     tol = tolerance_of(text) if tol is None else float(tol)
     shown, text = f"{measured:.6g}", " ".join(text.split())
     if quick_mode():
@@ -127,4 +134,3 @@ def stated(text: str, measured: float, *, tol: float | None = None) -> float:
             f'{STATED_MISMATCH} "{text}": this run measured {shown} (tolerance ±{tol:g}). The prose '
             "describes the stored run on 2 CPU cores; other hardware and library versions differ slightly."
         )
-    return measured
