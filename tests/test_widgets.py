@@ -34,7 +34,7 @@ def test_2d_sliders_are_z_and_the_image_is_decode_of_z():
     model = _vae(2)
     codes = np.random.default_rng(0).normal(size=(200, 2)) * 1.7
     ex = latent_explorer(model, codes=codes)
-    assert [s.description for s in ex.sliders] == ["z[0]", "z[1]"] and ex.digit is None
+    assert [s.description for s in ex.sliders] == ["z_1", "z_2"] and ex.digit is None
     assert ex.sliders[0].min <= codes.min() and ex.sliders[0].max >= codes.max()  # every code reachable
     before = ex.image.value
     ex.sliders[0].value, ex.sliders[1].value = 2.0, -1.5  # what a user's drag does: the observers fire

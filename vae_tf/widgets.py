@@ -56,7 +56,7 @@ class LatentExplorer:
         self.latent_dim = int(model.latent_dim)
         self.origin, self.directions, self.scales = _directions(self.latent_dim, codes, int(n_sliders))
         lo, hi = self._slider_range(codes, limit)
-        names = ["z[0]", "z[1]"] if codes is None or self.latent_dim == 2 else [f"PC {i + 1}" for i in range(len(self.directions))]
+        names = ["z_1", "z_2"] if codes is None or self.latent_dim == 2 else [f"PC {i + 1}" for i in range(len(self.directions))]
         if codes is None and self.latent_dim != 2:
             names = [f"z[{i}]" for i in range(len(self.directions))]
         self.sliders = [w.FloatSlider(value=0.0, min=lo, max=hi, step=(hi - lo) / 100, description=n, continuous_update=True)
@@ -160,7 +160,7 @@ def static_figure(model, *, codes=None, labels=None, n_sliders: int = 2, limit: 
     for i, row in enumerate(rows):
         for j, values in enumerate(row):
             ax = fig.add_subplot(spec[i, j])
-            ax.imshow(ex.decode(ex.code(values), None if ex.digit is None else ex.digit.value).squeeze(), cmap="gray_r", vmin=0, vmax=1)
+            ax.imshow(ex.decode(ex.code(values), None if ex.digit is None else ex.digit.value).squeeze(), cmap="gray", vmin=0, vmax=1)
             ax.set_xticks([]), ax.set_yticks([])
             ax.set_xlabel(f"{grid[j]:+.1f}", fontsize=8)
         fig.axes[-steps].set_ylabel(ex.sliders[i].description, fontsize=9)
