@@ -14,6 +14,7 @@ import nbformat
 import pytest
 
 from vae_tf import course
+from vae_tf.course.checks import is_checks_cell
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = course.read_project(ROOT / "pyproject.toml")
 NOTEBOOKS = course.course_notebooks(ROOT)
@@ -174,7 +175,8 @@ def test_student_edition_keeps_no_solution_text(path, student_dir):
     assert "<summary>Solution" not in text and "colab.research.google.com" not in text
     assert any("Exercises" in c.source for c in student.cells)  # the exercises themselves stay
     kept = [c for c in full.cells if not course.is_solution_cell(c)]
-    assert len(student.cells) == len([c for c in full.cells if not (course.is_solution_cell(c) and c.cell_type == "markdown")])
+    dropped = [c for c in full.cells if course.is_solution_cell(c) and (c.cell_type == "markdown" or is_checks_cell(c))]
+    assert len(student.cells) == len(full.cells) - len(dropped)  # solution text and a solution's checks go
     assert [c.get("outputs") for c in student.cells if c.cell_type == "code" and not course.is_solution_cell(c)] == \
         [c.get("outputs") for c in kept if c.cell_type == "code"]  # stored outputs of other cells kept
 
