@@ -48,8 +48,8 @@ FEATURES_LAYER = "features"
 EPOCHS, BATCH_SIZE, LEARNING_RATE = 10, 64, 3e-3
 #: The course's judge, trained by :func:`train_judge_model` (seed 0) on the course training set;
 #: its record (test accuracy, data checksums, training time, versions) is the ``.json`` beside it.
-SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "assets" / f"judge-v{JUDGE_VERSION}-seed0.weights.h5"
 SHIPPED_SEED = 0
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "assets" / f"judge-v{JUDGE_VERSION}-seed{SHIPPED_SEED}.weights.h5"
 
 
 class JudgeError(RuntimeError):
