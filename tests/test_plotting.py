@@ -54,6 +54,27 @@ def test_manifold_ticks_sit_at_tile_centres_and_name_their_z(kwargs):
     plt.close(fig)
 
 
+@pytest.mark.parametrize("n, tick_every", [(20, 3), (22, 3), (12, 5), (3, 5)])
+def test_manifold_labels_both_ends(n, tick_every):
+    """Issue 25: a 20-tile grid ticked every 3 tiles left its last tile (z = L) unlabelled."""
+    fig = plotting.plot_manifold(lambda c: np.zeros((len(c), 4, 4, 1), "float32"), n=n, limits=(-3.5, 3.5),
+                                 tick_every=tick_every)
+    labels = [float(t.get_text()) for t in fig.axes[0].get_xticklabels()]
+    assert labels[0] == -3.5 and labels[-1] == 3.5
+    gaps = [(b - a) * (n - 1) / 7 for a, b in zip(labels, labels[1:])]  # in tiles
+    assert all(g >= min(tick_every, n - 1) / 2 - 1e-9 for g in gaps), labels  # no crowded pair
+    plt.close(fig)
+
+
+def test_manifold_ticks_on_a_grid_of_third_units_read_as_half_units():
+    """A 22-tile grid over [-3.5, 3.5] is spaced 1/3: every third tile is a half unit, labelled plainly."""
+    fig = plotting.plot_manifold(lambda c: np.zeros((len(c), 4, 4, 1), "float32"), n=22, limits=(-3.5, 3.5),
+                                 tick_every=3)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [
+        "-3.5", "-2.5", "-1.5", "-0.5", "0.5", "1.5", "2.5", "3.5"]
+    plt.close(fig)
+
+
 def test_manifold_axis_rejects_bad_ranges():
     with pytest.raises(ValueError):
         plotting.manifold_axis(1)

@@ -119,8 +119,8 @@ def plot_manifold(decode, n: int = 20, quantile_range: tuple[float, float] = MAN
     function from ``(m, 2)`` codes to images, e.g. ``vae.decode``) and tile the digits.
 
     The ticks sit at tile centres and are labelled with the ``z`` value decoded there (every
-    ``tick_every``-th tile, default about 8 ticks per axis), so they stay true on a grid that is
-    not evenly spaced in ``z``. Returns the ``Figure``."""
+    ``tick_every``-th tile, default about 8 ticks per axis, and always the first and the last
+    tile), so they stay true on a grid that is not evenly spaced in ``z``. Returns the ``Figure``."""
     axis = manifold_axis(n, quantile_range, limits)
     codes = manifold_grid_codes(n, quantile_range, limits)
     images = _squeeze(decode(codes))
@@ -129,10 +129,13 @@ def plot_manifold(decode, n: int = 20, quantile_range: tuple[float, float] = MAN
     ax.imshow(tile_images(images, n, n), cmap="gray", vmin=0, vmax=1)
     step = max(1, int(tick_every) if tick_every else int(np.ceil(n / 8)))
     cols = list(range(0, n, step))
-    if cols[-1] != n - 1 and n - 1 - cols[-1] >= step / 2:
-        cols.append(n - 1)
-    ax.set_xticks([j * w + (w - 1) / 2 for j in cols], [f"{axis[j]:.2f}" for j in cols])
-    ax.set_yticks([i * h + (h - 1) / 2 for i in cols], [f"{axis[::-1][i]:.2f}" for i in cols])
+    if cols[-1] != n - 1:  # both ends are labelled: the last tile replaces a tick too close to it
+        if len(cols) > 1 and n - 1 - cols[-1] < step / 2:
+            cols[-1] = n - 1
+        else:
+            cols.append(n - 1)
+    ax.set_xticks([j * w + (w - 1) / 2 for j in cols], [_tick_label(axis[j]) for j in cols])
+    ax.set_yticks([i * h + (h - 1) / 2 for i in cols], [_tick_label(axis[::-1][i]) for i in cols])
     ax.tick_params(labelsize=8)
     ax.set_xlabel("$z_1$ (at the tile centre)")
     ax.set_ylabel("$z_2$ (at the tile centre)")
@@ -141,9 +144,15 @@ def plot_manifold(decode, n: int = 20, quantile_range: tuple[float, float] = MAN
             title = (f"Decoded {n}x{n} grid: $z$ at the {100 * quantile_range[0]:g} %-{100 * quantile_range[1]:g} % "
                      "quantiles of $\\mathcal{N}(0, 1)$")
         else:
-            title = f"Decoded {n}x{n} grid: $z$ evenly spaced in [{axis[0]:.2f}, {axis[-1]:.2f}]"
+            title = f"Decoded {n}x{n} grid: $z$ evenly spaced in [{_tick_label(axis[0])}, {_tick_label(axis[-1])}]"
     ax.set_title(title)
     return fig
+
+
+def _tick_label(value: float) -> str:
+    """``value`` to two decimals without trailing zeros: ``-3.5``, ``1``, ``-2.39``."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 def plot_training_curves(
