@@ -7,6 +7,8 @@ Run from the repository root:
   ``pyproject.toml``, the one place that says where the repository lives.
 * ``python -m vae_tf.course run NOTEBOOK ...``: re-run notebooks in full mode and store them with
   their outputs (TensorFlow's start-up logs removed).
+* ``python -m vae_tf.course ship-02 notebooks/artifacts/vae_2d_mlp.keras``: ship the 2-D VAE a
+  full run of notebook 02 saved, for notebook 03 (:mod:`vae_tf.course.models`).
 * ``python -m vae_tf.course student OUT_DIR``: the student edition (solutions removed).
 * ``python -m vae_tf.course site OUT_DIR``: the static website (MkDocs Material + mkdocs-jupyter),
   built from the stored notebooks without re-executing them.
@@ -467,7 +469,7 @@ def execute_notebook(path: str | Path, *, timeout: int = 3600) -> float:
 
 # --------------------------------------------------------------------------- command line
 def main(argv: list[str] | None = None) -> int:
-    """``python -m vae_tf.course {sync,run,student,site} ...``; returns the exit status."""
+    """``python -m vae_tf.course {sync,run,ship-02,student,site} ...``; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m vae_tf.course", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_sync = sub.add_parser("sync", help="rewrite badges and install cells from pyproject.toml")
@@ -476,6 +478,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("site", help="build the website").add_argument("out_dir")
     p_run = sub.add_parser("run", help="re-run notebooks in full mode and store them with their outputs")
     p_run.add_argument("notebooks", nargs="+", help="notebook paths (one or two at a time on 2 CPU cores)")
+    p_ship = sub.add_parser("ship-02", help="ship notebook 02's trained model (for notebook 03) from a full run's file")
+    p_ship.add_argument("saved", help="the file notebook 02 saved, e.g. notebooks/artifacts/vae_2d_mlp.keras")
     args = parser.parse_args(argv)
     try:
         if args.command == "sync":
@@ -485,6 +489,11 @@ def main(argv: list[str] | None = None) -> int:
             for path in args.notebooks:
                 print(f"running {path} (full mode) ...", flush=True)
                 print(f"stored {path}: {execute_notebook(path) / 60:.1f} min", flush=True)
+        elif args.command == "ship-02":
+            from .models import NOTEBOOK02_WEIGHTS, ship_notebook02_vae
+
+            record = ship_notebook02_vae(args.saved)
+            print(f"shipped {NOTEBOOK02_WEIGHTS}: test -ELBO {record['test_neg_elbo']:.2f} nats (seed {record['record_seed']})")
         elif args.command == "student":
             done = write_student_edition(args.out_dir)
             print(f"student edition: {len(done)} notebooks in {args.out_dir}")
