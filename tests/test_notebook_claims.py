@@ -262,7 +262,7 @@ def test_the_prose_checks_sit_in_hidden_checks_cells(path):
 
 # A duration in a code comment ("2.5 minutes", "about 40 s"): no check can see it (issue 25).
 DURATION = re.compile(r"\b\d+(?:\.\d+)?(?:\s*(?:-|–|to)\s*\d+(?:\.\d+)?)?\s*(?:s|sec|seconds?|ms|min|minutes?|h|hours?)\b"
-                      r"|\b(?:a|one|two|three|a few|several)\s+(?:minutes?|seconds?|hours?)\b")
+                      r"|\b(?:a|one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|a few|several)\s+(?:minutes?|seconds?|hours?)\b")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
