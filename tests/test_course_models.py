@@ -37,6 +37,15 @@ def test_the_shipped_model_scores_what_its_record_says(shipped):
         assert value == pytest.approx(record[key], abs=0.05), key
 
 
+def test_the_shipped_model_is_ready_for_evaluate_as_notebook_03_uses_it(shipped):
+    """Issue 25: a fresh clone (Colab, CI) has no 02 file, so 03 gets the shipped copy and calls
+    evaluate on it at once."""
+    (x_train, _), _ = vae_tf.load_course_mnist()
+    terms = shipped[0].evaluate(vae_tf.make_dataset(x_train[:256], shuffle=False), return_dict=True, verbose=0)
+    assert terms["loss"] == pytest.approx(terms["reconstruction_loss"] + terms["kl_loss"], rel=1e-5)
+    assert 100 < terms["loss"] < 250  # a trained 2-D VAE on MNIST, in nats per image
+
+
 def test_the_shipped_model_is_the_one_notebook_02_stored(shipped):
     """The KL term of the test set (closed form, no sampling) is a fingerprint of the weights: the
     stored notebook 02 printed it for its MLP VAE."""
@@ -73,7 +82,9 @@ def test_a_file_that_holds_another_model_is_refused(tmp_path):
 
 def test_shipping_writes_the_weights_and_a_record_that_match(tmp_path, shipped):
     saved = tmp_path / "vae_2d_mlp.keras"
-    shipped[0].save(saved)
+    copy = models.build_notebook02_vae()  # as trained weights, without the fresh optimizer the loader compiles
+    copy.set_weights(shipped[0].get_weights())
+    copy.save(saved)
     weights, record_path = tmp_path / "w.weights.h5", tmp_path / "w.json"
     record = models.ship_notebook02_vae(saved, weights=weights, record_path=record_path)
     assert json.loads(record_path.read_text()) == record

@@ -45,7 +45,8 @@ def load_notebook02_vae(saved: str | os.PathLike | None = None):
 
     ``saved`` is the file notebook 02 writes (``notebooks/artifacts/vae_2d_mlp.keras``): when it
     exists, that model is loaded (a run of 02 on this machine); otherwise the copy shipped with the
-    package, from 02's stored run. ``source`` says which, in words.
+    package, from 02's stored run, compiled with 02's optimizer (its state is not shipped).
+    ``source`` says which, in words. Either model is ready for ``evaluate``.
 
     Raises:
         TypeError: ``saved`` holds a model that is not a 2-D ``vae_tf.VAE``.
@@ -67,6 +68,7 @@ def load_notebook02_vae(saved: str | os.PathLike | None = None):
                                 "data, or run notebook 02, which saves the model this notebook loads.")
     model = build_notebook02_vae()
     model.load_weights(NOTEBOOK02_WEIGHTS)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))  # 02's optimizer (fresh), so evaluate and fit work as on 02's file
     return model, "the copy of notebook 02's model shipped with vae_tf (from its stored run)"
 
 
