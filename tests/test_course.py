@@ -327,6 +327,13 @@ def _exercise_cells_of_02():
     return check, solution
 
 
+def _notebook_namespace() -> dict:
+    """The names 02's exercise check cell takes from the notebook's first cells."""
+    namespace = {}
+    exec("import numpy as np\nimport tensorflow as tf\nfrom keras import ops\nimport vae_tf", namespace)
+    return namespace
+
+
 def _run_check(namespace, check):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -336,8 +343,7 @@ def _run_check(namespace, check):
 
 def test_exercise_check_cell_tells_a_student_what_is_not_written_yet():
     check, _ = _exercise_cells_of_02()
-    namespace = {}
-    exec("import numpy as np\nimport tensorflow as tf\nfrom keras import ops\nimport vae_tf", namespace)
+    namespace = _notebook_namespace()
     printed = _run_check(namespace, check)
     assert "my_kl: not written yet (exercise 6)" in printed
     assert "my_reparameterize: not written yet (exercise 7)" in printed and "gradients" not in printed
@@ -345,8 +351,7 @@ def test_exercise_check_cell_tells_a_student_what_is_not_written_yet():
 
 def test_exercise_check_cell_accepts_the_solution_and_names_a_wrong_answer():
     check, solution = _exercise_cells_of_02()
-    namespace = {}
-    exec("import numpy as np\nimport tensorflow as tf\nfrom keras import ops\nimport vae_tf", namespace)
+    namespace = _notebook_namespace()
     exec(solution, namespace)
     printed = _run_check(namespace, check)
     assert "my_kl: right" in printed and "my_reparameterize: right" in printed
