@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -267,6 +268,19 @@ def _start_workers(out: Path, ports: list[int], *args) -> list[subprocess.Popen]
     return procs
 
 
+_POOL_TEARDOWN = re.compile(
+    r"Exception ignored in: <function Pool\.__del__ at 0x[0-9a-f]+>\nTraceback \(most recent call last\):\n"
+    r"(?:  .*\n)+OSError: \[Errno 9\] Bad file descriptor\n?")
+
+
+def _without_pool_teardown(output: str) -> str:
+    """``output`` without Python's report of a ``multiprocessing`` ThreadPool that interpreter
+    shutdown collected after its pipe (TensorFlow's collective ops hold one; it was seen once in
+    four fresh-clone CI runs after a peer was killed). It is printed by Python at exit, after
+    vae-tf's own one-line error, and is the same report as in e.g. errbotio/errbot#1486."""
+    return _POOL_TEARDOWN.sub("", output)
+
+
 def _finish(procs: list[subprocess.Popen], timeout: float = 300) -> list[str]:
     """Wait for every process; kill what is left (also on failure) so no worker outlives the test."""
     try:
@@ -316,7 +330,7 @@ def test_cli_worker_killed_mid_epoch_resumes_to_the_same_epoch_count(tmp_path):
     assert procs[0].returncode == 5, outputs[0][-3000:]
     ours = [line for line in outputs[0].splitlines() if line.startswith("vae-tf: error")]
     assert len(ours) == 1 and "another worker" in ours[0] and "--resume" in ours[0], outputs[0][-3000:]
-    assert "Traceback" not in outputs[0]
+    assert "Traceback" not in _without_pool_teardown(outputs[0]), outputs[0][-3000:]
     first = json.loads(worker_state.read_text())["epoch"]
     assert first == json.loads((out / "checkpoint" / "state.json").read_text())["epoch"] < 3
 
