@@ -209,7 +209,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from vae_tf.app.files import atomic_write_json
+    from vae_tf.tools.files import atomic_write_json
 
     data = load_data(args.n_train, args.test_n)
     notes = differences(args, len(data["x_train"]), len(data["x_test"]))

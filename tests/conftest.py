@@ -34,7 +34,7 @@ def rng():
 def judge_cache():
     """The user's vae_tf cache (``$VAE_TF_CACHE_DIR``, else XDG, else ``~/.cache/vae_tf``), the
     one the notebooks use. Tests that need an empty cache use ``tmp_path``."""
-    from vae_tf.judge import resolve_cache_dir
+    from vae_tf.tools.judge import resolve_cache_dir
 
     return resolve_cache_dir()
 
@@ -42,6 +42,6 @@ def judge_cache():
 @pytest.fixture(scope="session")
 def judge(judge_cache):
     """The course's independent judge: the shipped one (vae_tf.judge.SHIPPED_WEIGHTS)."""
-    from vae_tf.judge import load_judge
+    from vae_tf.tools.judge import load_judge
 
     return load_judge(cache_dir=judge_cache, seed=0)

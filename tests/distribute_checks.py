@@ -151,7 +151,7 @@ def upstream() -> None:
     values = tf.constant([1.0, 2.0, 3.0, 4.0, 10.0])
     dataset = mirrored.experimental_distribute_dataset(tf.data.Dataset.from_tensors(values).unbatch().batch(5))
     batch = next(iter(dataset))
-    from vae_tf.replicas import global_batch_mean
+    from vae_tf.core.replicas import global_batch_mean
 
     for name, fn in (("compute_average_loss_uneven", tf.nn.compute_average_loss), ("global_mean", global_batch_mean)):
         result[name] = float(mirrored.reduce("SUM", mirrored.run(fn, args=(batch,)), axis=None))

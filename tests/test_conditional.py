@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import vae_tf
-from vae_tf.conditional import StyleGridHistory
-from vae_tf.plotting import plot_digit_style_grid
+from vae_tf.family.conditional import StyleGridHistory
+from vae_tf.tools.plotting import plot_digit_style_grid
 
 LATENT = 3
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import vae_tf
-from vae_tf import conditional
-from vae_tf.conditional import conditional_neg_elbo, digit_marginal_bound
+from vae_tf.family import conditional
+from vae_tf.family.conditional import conditional_neg_elbo, digit_marginal_bound
 
 from test_conditional import make_acvae, make_cvae
 

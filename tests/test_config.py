@@ -5,9 +5,9 @@ import dataclasses
 import pytest
 
 from vae_tf.app import cli
-from vae_tf.architectures import ARCHITECTURES
+from vae_tf.core.architectures import ARCHITECTURES
 from vae_tf.app.config import ConfigError, RunConfig, check_value
-from vae_tf.losses import LIKELIHOODS
+from vae_tf.core.losses import LIKELIHOODS
 
 
 def test_defaults_quick_variant_and_what_is_fixed_on_resume():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import vae_tf
-from vae_tf import data as data_module
+from vae_tf.tools import data as data_module
 def write_npz(path, **overrides):
     rng = np.random.default_rng(0)
     arrays = {
@@ -305,7 +305,7 @@ def test_without_a_seed_keras_set_random_seed_makes_it_reproducible(small_batch)
 
 
 def test_describe_mnist_source_prints_no_machine_path(tmp_path, monkeypatch):
-    from vae_tf.data import PROJECT_ROOT, describe_mnist_source
+    from vae_tf.tools.data import PROJECT_ROOT, describe_mnist_source
 
     outside = tmp_path / "elsewhere" / "mnist.npz"
     outside.parent.mkdir()
@@ -315,7 +315,7 @@ def test_describe_mnist_source_prints_no_machine_path(tmp_path, monkeypatch):
     if inside.exists():
         monkeypatch.delenv("VAE_TF_MNIST", raising=False)
         assert describe_mnist_source(inside) == "data/mnist.npz"
-    monkeypatch.setattr("vae_tf.data.find_mnist", lambda path=None: None)
+    monkeypatch.setattr("vae_tf.tools.data.find_mnist", lambda path=None: None)
     assert describe_mnist_source() == "keras.datasets.mnist (download)"
 
 

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import vae_tf
-from vae_tf.gumbel import (
+from vae_tf.family.gumbel import (
     GumbelSoftmaxVAE,
     TemperatureSchedule,
     build_categorical_decoder,
@@ -16,7 +16,7 @@ from vae_tf.gumbel import (
     categorical_kl_divergence,
     gumbel_softmax,
 )
-from vae_tf.vqvae import VQVAE, VectorQuantizer, build_vq_decoder, build_vq_encoder, code_perplexity
+from vae_tf.family.vqvae import VQVAE, VectorQuantizer, build_vq_decoder, build_vq_encoder, code_perplexity
 
 to_numpy = keras.ops.convert_to_numpy
 

@@ -118,7 +118,7 @@ def test_global_batch_size(no_tf_config):
 
 
 def test_global_batch_mean_on_one_device_is_the_mean(rng):
-    from vae_tf.replicas import global_batch_mean
+    from vae_tf.core.replicas import global_batch_mean
 
     values = rng.normal(size=7).astype("float32")
     assert float(global_batch_mean(values)) == pytest.approx(float(np.mean(values)), rel=1e-6)

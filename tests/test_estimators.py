@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from vae_tf.estimators import reparameterization_gradient, score_function_gradient
+from vae_tf.tools.estimators import reparameterization_gradient, score_function_gradient
 
 MEAN = np.array([0.5, -1.0, 2.0])
 LOG_VAR = np.array([0.0, -1.0, 0.5])

@@ -14,7 +14,7 @@ from scipy.special import logsumexp
 from scipy.stats import norm
 
 import vae_tf
-from vae_tf.evaluation import (
+from vae_tf.tools.evaluation import (
     active_units,
     diagonal_gaussian_log_density,
     evaluate_elbo,

@@ -1,4 +1,4 @@
-"""Atomic writes (vae_tf.app.files): a failed or killed write leaves the old file, and the temps
+"""Atomic writes (vae_tf.tools.files): a failed or killed write leaves the old file, and the temps
 of killed writers are cleaned up while those of running ones are kept."""
 
 import json
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vae_tf.app import files
+from vae_tf.tools import files
 def _temps(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if ".tmp" in p.name)
 

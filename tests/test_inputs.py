@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vae_tf.inputs import (
+from vae_tf.core.inputs import (
     InputError,
     as_class_indices,
     as_images,

@@ -131,7 +131,7 @@ def test_binarized_pixels_get_no_density_note(model_file, mnist):
 def test_judge_summary_names_the_missing_digits(tmp_path):
     """Issue 24: "9/10 digits" did not say which digit no sample looked like."""
     from vae_tf.app.scoring import summary_lines
-    from vae_tf.quality import class_histogram
+    from vae_tf.tools.quality import class_histogram
 
     def line(predicted):
         results = {

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import vae_tf
-from vae_tf import judge as judge_module
-from vae_tf.judge import JudgeError, load_judge, resolve_cache_dir, train_judge_model
-from vae_tf.quality import (
+from vae_tf.tools import judge as judge_module
+from vae_tf.tools.judge import JudgeError, load_judge, resolve_cache_dir, train_judge_model
+from vae_tf.tools.quality import (
     class_histogram,
     digit_accuracy,
     frechet_distance,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import vae_tf
-from vae_tf import latent
+from vae_tf.tools import latent
 # --------------------------------------------------------------------------- interpolate
 def test_linear_interpolation_is_evenly_spaced_with_exact_ends():
     a, b = np.array([1.0, -2.0, 0.5]), np.array([3.0, 2.0, -0.5])

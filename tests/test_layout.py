@@ -1,20 +1,23 @@
-"""The layout shows the design (issue 23): a small core, the family on it, the application wing
-and the course tooling beside it, and public Keras/TensorFlow only.
+"""The layout shows the design (issues 23 and 31): folders by role, each importing only the layers
+below it, and public Keras/TensorFlow only.
 
-* the core (``vae``, ``layers``, ``losses``, ``architectures`` and what they import) and the
-  family (``conditional``, ``auxiliary``, ``iwae``, ``autoencoders``) import neither
-  ``vae_tf.app`` nor ``vae_tf.course``;
+* every module sits in ``core/``, ``family/``, ``tools/``, ``app/`` or ``course/``;
+* the core imports only the core; the family the core and itself; the tools those and
+  themselves; nothing outside ``app`` imports ``app``, nothing outside ``course`` imports
+  ``course`` (checked on every import, function-level ones included, and by importing each
+  layer in a fresh interpreter);
 * no module imports another module's underscore names;
 * ``import vae_tf`` changes no environment variable, registers nothing at exit, and loads
   neither the app wing nor the course tooling nor a module that imports matplotlib;
 * no ``keras.src``, no private Keras or TensorFlow attribute, no ``os._exit`` in ``vae_tf/``;
-* the files a student reads for the plain VAE stay short.
+* what a student reads for the plain VAE (its import closure) stays under 700 lines.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
@@ -24,9 +27,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "vae_tf"
-CORE = ("vae", "layers", "losses", "architectures")
-FAMILY = ("conditional", "auxiliary", "iwae", "autoencoders", "gumbel", "vqvae")
-STUDENT_FILES = ("vae.py", "layers.py", "losses.py", "architectures.py")
+#: Which layers each layer may import (issue 31); app and course may import any layer but each other.
+LAYERS = ("core", "family", "tools", "app", "course")
+ALLOWED = {
+    "core": {"core"},
+    "family": {"core", "family"},
+    "tools": {"core", "family", "tools"},
+    "app": {"core", "family", "tools", "app"},
+    "course": {"core", "family", "tools", "course"},
+}
+#: Most lines the plain VAE's import closure may load (issue 31: what a student reads).
+STUDENT_LINES = 700
 
 
 def _module_of(path: Path) -> str:
@@ -55,28 +66,99 @@ def _imports(path: Path) -> list[tuple[str, list[str]]]:
     return found
 
 
+def _file_of(module: str) -> Path | None:
+    path = ROOT / (module.replace(".", "/") + ".py")
+    if not path.is_file():
+        path = ROOT / module.replace(".", "/") / "__init__.py"
+    return path if path.is_file() else None
+
+
+def _layer(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else None
+
+
 def _internal_closure(start: list[str]) -> set[str]:
     """The vae_tf modules that ``start`` imports, directly or not (function-level imports included)."""
     seen, todo = set(), list(start)
     while todo:
         module = todo.pop()
-        if module in seen:
-            continue
-        path = ROOT / (module.replace(".", "/") + ".py")
-        if not path.is_file():
-            path = ROOT / module.replace(".", "/") / "__init__.py"
-        if not path.is_file():
+        path = _file_of(module)
+        if module in seen or path is None:
             continue
         seen.add(module)
         todo += [m for m, _ in _imports(path) if m.startswith("vae_tf")]
     return seen
 
 
-def test_the_core_and_the_family_import_neither_the_app_nor_the_course():
-    reached = _internal_closure([f"vae_tf.{m}" for m in (*CORE, *FAMILY)])
-    wing = sorted(m for m in reached if m.startswith(("vae_tf.app", "vae_tf.course")))
-    assert not wing, f"the core and the family reach {wing}"
-    assert "vae_tf.vae" in reached and "vae_tf.losses" in reached  # the scan follows imports
+def _package_modules() -> list[str]:
+    return sorted(_module_of(p) for p in PACKAGE.rglob("*.py"))
+
+
+def test_every_module_sits_in_a_layer_folder():
+    loose = [m for m in _package_modules() if _layer(m) is None and m not in ("vae_tf", "vae_tf.__main__")]
+    assert not loose, f"modules outside core/, family/, tools/, app/, course/: {loose}"
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_each_layer_imports_only_what_its_rule_allows(layer):
+    """Every import, function-level ones included, followed through the whole closure."""
+    modules = [m for m in _package_modules() if _layer(m) == layer]
+    assert modules, layer
+    reached = _internal_closure(modules)
+    wrong = sorted(m for m in reached if _layer(m) not in ALLOWED[layer] and m != "vae_tf")
+    assert not wrong, f"vae_tf.{layer} reaches {wrong}; it may import only {sorted(ALLOWED[layer])}"
+    top = [m for m in reached if m == "vae_tf"]
+    assert not top or layer in ("app", "course") or _only_version_from_top(modules), (layer, top)
+
+
+def _only_version_from_top(modules: list[str]) -> bool:
+    """A layer below app may take ``__version__`` from ``vae_tf`` (it imports nothing else from there)."""
+    for module in modules:
+        for imported, names in _imports(_file_of(module)):
+            if imported == "vae_tf" and set(names) - {"__version__"}:
+                return False
+    return True
+
+
+_FRESH_IMPORT = """
+import json, sys, types, pathlib
+# vae_tf's own __init__ loads the whole public API; stand in an empty package so that only what
+# the named modules import is loaded, as a reader following the imports would.
+package = types.ModuleType("vae_tf"); package.__path__ = [str(pathlib.Path({root!r}) / "vae_tf")]
+sys.modules["vae_tf"] = package
+import importlib
+for name in {modules!r}:
+    importlib.import_module(name)
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("vae_tf."))))
+"""
+
+
+def _loaded_by(modules: list[str]) -> list[str]:
+    script = _FRESH_IMPORT.format(root=str(ROOT), modules=modules)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("layer", ("core", "family", "tools"))
+def test_importing_a_layer_in_a_fresh_interpreter_loads_only_what_it_may(layer):
+    modules = [m for m in _package_modules() if _layer(m) == layer]
+    loaded = _loaded_by(modules)
+    wrong = [m for m in loaded if _layer(m) not in ALLOWED[layer]]
+    assert not wrong, f"importing vae_tf.{layer} loads {wrong}"
+    assert set(modules) <= set(loaded)
+
+
+def test_the_plain_vae_a_student_reads_is_short():
+    """The lines of every vae_tf module that importing ``vae_tf.core.vae`` loads: what a reader
+    follows from ``VAE.train_step`` through its imports."""
+    loaded = _loaded_by(["vae_tf.core.vae"])
+    lines = {m: len(_file_of(m).read_text(encoding="utf-8").splitlines()) for m in loaded}
+    assert all(m.startswith("vae_tf.core") for m in loaded), loaded
+    assert "vae_tf.core.layers" in lines and "vae_tf.core.losses" in lines  # the measurement follows imports
+    assert sum(lines.values()) < STUDENT_LINES, lines
 
 
 def test_no_module_imports_another_modules_underscore_names():
@@ -136,13 +218,8 @@ print(json.dumps({
         assert f"vae_tf>{name}" in result["registered"], name  # load_model finds every saved model's class
 
 
-def test_the_files_a_student_reads_for_the_plain_vae_are_short():
-    lines = {name: len((PACKAGE / name).read_text(encoding="utf-8").splitlines()) for name in STUDENT_FILES}
-    assert sum(lines.values()) <= 720, lines
-
-
 def test_the_whole_loss_is_in_train_step_near_the_top_of_vae_py():
-    source = (PACKAGE / "vae.py").read_text(encoding="utf-8").splitlines()
+    source = (PACKAGE / "core" / "vae.py").read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(source) if "def train_step(" in line)
     end = next(i for i in range(start + 1, len(source)) if source[i].startswith("    def "))
     body = "\n".join(source[start:end])

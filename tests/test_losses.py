@@ -9,7 +9,7 @@ from keras import ops
 from scipy.stats import norm
 
 import vae_tf
-from vae_tf import losses
+from vae_tf.core import losses
 def _np(t):
     return keras.ops.convert_to_numpy(t)
 

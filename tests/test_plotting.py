@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from scipy.stats import norm  # noqa: E402
 
-from vae_tf import plotting  # noqa: E402
+from vae_tf.tools import plotting  # noqa: E402
 
 
 def test_default_manifold_range_reaches_beyond_the_central_90_percent():

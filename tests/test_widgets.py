@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import vae_tf
-from vae_tf.widgets import latent_explorer, static_figure
+from vae_tf.tools.widgets import latent_explorer, static_figure
 
 
 def _vae(latent_dim: int) -> vae_tf.VAE:

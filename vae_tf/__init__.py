@@ -1,25 +1,23 @@
 """vae_tf: variational autoencoders in Keras 3 (TensorFlow backend), for teaching and reuse.
 
-The core, what a student reads: :mod:`vae_tf.vae` (``VAE``, its ``train_step`` computes the
-ELBO), :mod:`vae_tf.layers` (``Sampling``), :mod:`vae_tf.losses` and
-:mod:`vae_tf.architectures` (``build_encoder``/``build_decoder``). The family, one file each:
-:mod:`~vae_tf.conditional`, :mod:`~vae_tf.auxiliary`, :mod:`~vae_tf.iwae`,
-:mod:`~vae_tf.autoencoders`, and the discrete latents :mod:`~vae_tf.gumbel` and :mod:`~vae_tf.vqvae`. ``import vae_tf`` imports these (so that
-``keras.models.load_model`` finds every saved model's class) and nothing else: the data,
-evaluation and plotting tools load on first use (``vae_tf.load_mnist``, ``vae_tf.plotting``);
-the command line is :mod:`vae_tf.app`, the course tooling :mod:`vae_tf.course`. It changes no
-environment variable and registers nothing at exit.
+Folders by role (each one's ``__init__`` says what it holds and what it may import):
+
+* :mod:`vae_tf.core`: what a student reads: ``VAE`` (its ``train_step`` computes the ELBO),
+  ``Sampling``, the losses, ``build_encoder``/``build_decoder`` and the input rules;
+* :mod:`vae_tf.family`: the models built on it, one file each (conditional, auxiliary, iwae,
+  autoencoders, gumbel, vqvae) and the one training step they share;
+* :mod:`vae_tf.tools`: data, evaluation, the judge, plots, widgets, notebook 01's test beds;
+* :mod:`vae_tf.app`: the ``vae-tf`` command line; :mod:`vae_tf.course`: the course tooling.
+
+``import vae_tf`` imports the core and the family (so that ``keras.models.load_model`` finds
+every saved model's class) and nothing else: the tools load on first use (``vae_tf.load_mnist``,
+``vae_tf.plotting``). It changes no environment variable and registers nothing at exit.
 """
 
-from .architectures import build_decoder, build_encoder
-from .autoencoders import Autoencoder, corrupt
-from .auxiliary import AuxiliaryClassifierVAE, build_classifier
-from .conditional import ConditionalVAE, StyleGridHistory
-from .gumbel import GumbelSoftmax, GumbelSoftmaxVAE, TemperatureSchedule
-from .inputs import InputError
-from .iwae import IWAE
-from .layers import Sampling
-from .losses import (
+from .core.architectures import build_decoder, build_encoder
+from .core.inputs import InputError
+from .core.layers import Sampling
+from .core.losses import (
     bernoulli_log_likelihood,
     continuous_bernoulli_log_likelihood,
     continuous_bernoulli_mean,
@@ -28,36 +26,42 @@ from .losses import (
     kl_divergence,
     reconstruction_log_likelihood,
 )
-from .replicas import ReplicaLossScaleOptimizer
-from .vae import VAE
-from .vqvae import VQVAE, VectorQuantizer
+from .core.replicas import ReplicaLossScaleOptimizer
+from .core.vae import VAE
+from .family.autoencoders import Autoencoder, corrupt
+from .family.auxiliary import AuxiliaryClassifierVAE, build_classifier
+from .family.conditional import ConditionalVAE, StyleGridHistory
+from .family.gumbel import GumbelSoftmax, GumbelSoftmaxVAE, TemperatureSchedule
+from .family.iwae import IWAE
+from .family.vqvae import VQVAE, VectorQuantizer
 
 __version__ = "0.1.0"
 
 #: Names loaded on first use (PEP 562): ``vae_tf.NAME`` is ``vae_tf.<module>.NAME``.
 _LAZY = {
-    "BINARIZATIONS": "choices",
-    "MNISTError": "data", "binarize": "data", "binarize_static": "data", "find_mnist": "data",
-    "load_mnist": "data", "load_course_mnist": "data", "make_dataset": "data", "scale_images": "data", "split_validation": "data",
-    "subset": "data", "validate_mnist": "data",
-    "active_units": "evaluation", "evaluate_elbo": "evaluation", "iwae_bound": "evaluation",
-    "iwae_log_likelihood": "evaluation", "latent_activity": "evaluation",
-    "Judge": "judge", "JudgeError": "judge", "load_judge": "judge",
-    "LinearGaussianModel": "linear_gaussian",
-    "class_histogram": "quality", "digit_accuracy": "quality", "frechet_distance": "quality",
-    "frechet_floor": "quality",
-    "quick_mode": "settings",
+    "BINARIZATIONS": "core.choices",
+    "MNISTError": "tools.data", "binarize": "tools.data", "binarize_static": "tools.data", "find_mnist": "tools.data",
+    "load_mnist": "tools.data", "load_course_mnist": "tools.data", "make_dataset": "tools.data", "scale_images": "tools.data", "split_validation": "tools.data",
+    "subset": "tools.data", "validate_mnist": "tools.data",
+    "active_units": "tools.evaluation", "evaluate_elbo": "tools.evaluation", "iwae_bound": "tools.evaluation",
+    "iwae_log_likelihood": "tools.evaluation", "latent_activity": "tools.evaluation",
+    "Judge": "tools.judge", "JudgeError": "tools.judge", "load_judge": "tools.judge",
+    "LinearGaussianModel": "tools.linear_gaussian",
+    "class_histogram": "tools.quality", "digit_accuracy": "tools.quality", "frechet_distance": "tools.quality",
+    "frechet_floor": "tools.quality",
+    "quick_mode": "tools.settings",
 }  # fmt: skip
-#: Submodules available as attributes on first use (``vae_tf.plotting``, ...).
-_SUBMODULES = ("choices", "data", "estimators", "evaluation", "judge", "latent", "linear_gaussian", "plotting",
-               "quality", "settings", "widgets")
+#: Tools available as attributes on first use (``vae_tf.plotting`` is ``vae_tf.tools.plotting``).
+_SUBMODULES = {"choices": "core.choices", **{name: f"tools.{name}" for name in (
+    "data", "estimators", "evaluation", "judge", "latent", "linear_gaussian", "plotting", "quality", "settings",
+    "widgets")}}
 
 
 def __getattr__(name: str):
     import importlib
 
     if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(f".{_SUBMODULES[name]}", __name__)
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)

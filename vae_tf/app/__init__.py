@@ -6,5 +6,5 @@ with Keras callbacks, checkpoints and resume) with ``config`` (the frozen run se
 figures of a run), ``trained``/``scoring``/``sampling_cmd`` (``evaluate`` and ``sample``) and
 ``distribute`` (``tf.distribute`` strategies, chief-only writes).
 
-The model code (:mod:`vae_tf.vae` and its family) never imports this package.
+The model code (:mod:`vae_tf.core.vae` and its family) never imports this package.
 """

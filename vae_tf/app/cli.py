@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..choices import ARCHITECTURES, BINARIZATIONS, LIKELIHOODS, STRATEGY_NAMES
+from ..core.choices import ARCHITECTURES, BINARIZATIONS, LIKELIHOODS, STRATEGY_NAMES
 from .config import ConfigError, RunConfig, check_value, rule
 from .run import EXIT_DIVERGED, EXIT_OK, EXIT_USAGE, EXIT_WORKER_LOST, EXIT_WRITE_FAILED, PROG, RunError, RunRequest, UsageError, say  # noqa: F401
 #: The exit code of a command stopped by Ctrl-C (128 + SIGINT).
@@ -151,7 +151,7 @@ def _output_options(g) -> None:
 
 def request_from_args(args: argparse.Namespace) -> RunRequest:
     """The :class:`vae_tf.app.run.RunRequest` of parsed ``train`` options (unset options left out)."""
-    from ..settings import quick_mode
+    from ..tools.settings import quick_mode
 
     options = {k: getattr(args, k) for k in RunConfig.names() if k != "quick" and getattr(args, k, None) is not None}
     return RunRequest(

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from ..choices import ARCHITECTURES, BINARIZATIONS, LIKELIHOODS
+from ..core.choices import ARCHITECTURES, BINARIZATIONS, LIKELIHOODS
 
 
 class ConfigError(ValueError):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from ..choices import STRATEGY_NAMES
+from ..core.choices import STRATEGY_NAMES
 
 TF_CONFIG_VAR = "TF_CONFIG"
 

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from .files import remove_stale_temps
+from ..tools.files import remove_stale_temps
 
 LOCK_FILE = ".lock"
 CHECKPOINT_DIR = "checkpoint"

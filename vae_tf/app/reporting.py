@@ -1,5 +1,5 @@
 """What a training run reports: test metrics, ``metrics.json``, ``history.json``, ``model.keras``
-and the PNG figures of a trained VAE (built from :mod:`vae_tf.plotting`).
+and the PNG figures of a trained VAE (built from :mod:`vae_tf.tools.plotting`).
 
 Set a non-interactive Matplotlib backend (e.g. ``matplotlib.use("Agg")``) before calling these
 in a process without a display; the command line does.
@@ -15,9 +15,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .. import plotting
-from .files import atomic_save_model, atomic_write_json, save_figure
-from ..latent import fit_pca
+from ..tools import plotting
+from ..tools.files import atomic_save_model, atomic_write_json, save_figure
+from ..tools.latent import fit_pca
 
 
 def write_figures(

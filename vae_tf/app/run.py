@@ -2,7 +2,7 @@
 
 make the ``--distribute`` strategy (:mod:`vae_tf.app.distribute`) -> claim ``--out`` (this worker's
 directory: :func:`worker_out`; :mod:`vae_tf.app.outdir`) -> read the checkpoint and settle the configuration
-(:mod:`vae_tf.app.config`) -> load and split the data (:mod:`vae_tf.data`) -> seed -> build or resume
+(:mod:`vae_tf.app.config`) -> load and split the data (:mod:`vae_tf.tools.data`) -> seed -> build or resume
 inside the strategy's scope and fit (:mod:`vae_tf.app.training`) -> evaluate and write the report (:mod:`vae_tf.app.reporting`).
 
 Every failure is a :class:`RunError` whose ``line()`` is the one line to print and whose
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .config import ConfigError, RunConfig
-from ..data import MNISTError, find_mnist, load_mnist, make_dataset, scale_images, split_validation, subset
+from ..tools.data import MNISTError, find_mnist, load_mnist, make_dataset, scale_images, split_validation, subset
 from .outdir import CHECKPOINT_DIR, OutDirError, claimed
 
 if TYPE_CHECKING:

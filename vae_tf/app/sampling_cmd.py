@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write
+from ..tools.files import atomic_write
 from .run import PROG, UsageError, say
 from .trained import load_trained, writing_outputs
 
@@ -67,7 +67,7 @@ def sample_command(request: SampleRequest) -> np.ndarray:
     import matplotlib  # only now: bad input is answered without loading the plotting stack
 
     matplotlib.use("Agg")
-    from ..plotting import plot_image_grid
+    from ..tools.plotting import plot_image_grid
 
     digits = check_digit(model, request.digit)
     images = model.sample(request.n, digits=None if digits is None else np.full(request.n, digits), seed=request.seed)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write_json
+from ..tools.files import atomic_write_json
 from .run import PROG, UsageError, load_data, say
 from .trained import DESCRIPTIONS, Trained, load_trained, preprocess, writing_outputs
 
@@ -47,7 +47,7 @@ class EvaluateRequest:
 def evaluate_command(request: EvaluateRequest) -> dict:
     """Run ``vae-tf evaluate``: score, write ``evaluation.json`` beside the model, print the
     summary; return the results. Raises :class:`vae_tf.app.run.UsageError` for bad input."""
-    from ..data import MNISTError, subset
+    from ..tools.data import MNISTError, subset
 
     start = time.perf_counter()
     trained = load_trained(request.path)
@@ -150,12 +150,12 @@ def score_likelihood(model, x: np.ndarray, y: np.ndarray, request: EvaluateReque
             say(f"{PROG}: IWAE NLL with K = {request.iwae_samples} importance samples on {n_iwae:,} of the "
                 f"{len(x):,} test images" + (" (--iwae-images for more)" if n_iwae < len(x) else ""), file=sys.stderr)
             iwae = iwae_nll(model, x[:n_iwae], request.iwae_samples, request.seed)
-            from ..evaluation import active_units
+            from ..tools.evaluation import active_units
 
             active = active_units(model, x, threshold=ACTIVE_THRESHOLD)
     # The estimators warn with their own name first ("evaluate_elbo: ..."); one note per message;
     # the density warning speaks Python and guesses what training did: density_note says it here.
-    from ..evaluation import NotADensityWarning
+    from ..tools.evaluation import NotADensityWarning
 
     messages = {str(w.message).split(": ", 1)[-1] for w in caught if issubclass(w.category, UserWarning)
                 and not (note and issubclass(w.category, NotADensityWarning))}  # density_note said it
@@ -186,7 +186,7 @@ def score_likelihood(model, x: np.ndarray, y: np.ndarray, request: EvaluateReque
 def _elbo_terms(model, x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     """Per-example ``neg_elbo``, ``reconstruction_loss`` and ``kl_loss`` (one z sample)."""
     if not model.conditions_on_digits:
-        from ..evaluation import evaluate_elbo
+        from ..tools.evaluation import evaluate_elbo
 
         terms = evaluate_elbo(model, x, seed=seed)
         return {"neg_elbo": -terms["elbo"], "reconstruction_loss": terms["reconstruction_loss"],
@@ -205,7 +205,7 @@ def iwae_nll(model, x: np.ndarray, num_samples: int, seed: int, batch_size: int 
     stderr; batch ``i`` is seeded by ``(seed, i)``."""
     import keras
 
-    from ..evaluation import iwae_log_likelihood
+    from ..tools.evaluation import iwae_log_likelihood
 
     out = np.empty(len(x), dtype="float64")
     bar = keras.utils.Progbar(len(x), verbose=1 if sys.stderr.isatty() else 2, unit_name="image")
@@ -221,8 +221,8 @@ def iwae_nll(model, x: np.ndarray, num_samples: int, seed: int, batch_size: int 
 # --------------------------------------------------------------------------- sample quality
 def judge_samples(model, arrays, x_test: np.ndarray, request: EvaluateRequest, data_arg) -> dict:
     """Sample quality by the judge: as many prior samples as test images (at least 4)."""
-    from ..judge import JudgeError, load_judge
-    from ..quality import class_histogram, digit_accuracy, frechet_distance, frechet_floor
+    from ..tools.judge import JudgeError, load_judge
+    from ..tools.quality import class_histogram, digit_accuracy, frechet_distance, frechet_floor
 
     try:
         judge = load_judge(data_arg, seed=0, verbose=2)  # prints only when it trains (once, then cached)

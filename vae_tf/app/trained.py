@@ -4,7 +4,7 @@
 Pixel preprocessing names (what the model was trained on, and what it is scored on):
 ``"grey"`` (grey levels in [0, 1]), ``"threshold"`` (binarized at 0.5) and ``"static"`` (each
 pixel 1 with probability its grey level, one seeded draw: the fixed test set of both static and
-dynamic binarization; see :data:`vae_tf.data.BINARIZATIONS`).
+dynamic binarization; see :data:`vae_tf.tools.data.BINARIZATIONS`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import binarize, binarize_static, scale_images
+from ..tools.data import binarize, binarize_static, scale_images
 from .run import UsageError, WriteFailedError
 
 MODEL_FILE, METRICS_FILE = "model.keras", "metrics.json"

@@ -42,7 +42,7 @@ from typing import Any
 
 import keras
 
-from .files import atomic_save_model, atomic_write_json, atomic_write_text  # noqa: F401  (re-exported)
+from ..tools.files import atomic_save_model, atomic_write_json, atomic_write_text  # noqa: F401  (re-exported)
 
 STATE_FILE = "state.json"
 
@@ -394,10 +394,10 @@ def build_model(config, num_classes: int = 10, distributed: bool = False) -> ker
     """A new, compiled (Adam) model for a :class:`vae_tf.app.config.RunConfig`: a ``VAE``, or an
     ``AuxiliaryClassifierVAE`` when ``config.conditional``. Seeded by ``config.seed``; compiled
     with :func:`compile_options`."""
-    from ..architectures import build_decoder, build_encoder
-    from ..auxiliary import AuxiliaryClassifierVAE, build_classifier
-    from ..replicas import ReplicaLossScaleOptimizer
-    from ..vae import VAE
+    from ..core.architectures import build_decoder, build_encoder
+    from ..family.auxiliary import AuxiliaryClassifierVAE, build_classifier
+    from ..core.replicas import ReplicaLossScaleOptimizer
+    from ..core.vae import VAE
 
     arch, latent, seed = config.arch, config.latent_dim, config.seed
     common = {"beta": config.beta, "likelihood": config.likelihood, "sigma": config.sigma, "seed": seed}

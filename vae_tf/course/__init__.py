@@ -188,7 +188,7 @@ def sync(root: str | Path = ROOT, *, ref: str | None = None, branch: str = COURS
 
 
 def _write_notebook(nb, path: Path) -> None:
-    from ..app.files import atomic_write_text
+    from ..tools.files import atomic_write_text
 
     atomic_write_text(path, nbformat.writes(nb) + "\n")
 

@@ -108,7 +108,7 @@ def stated(text: str, measured: float, *, tol: float | None = None) -> None:
     Raises:
         ValueError: ``text`` holds no number, or ``measured`` is not a finite number.
     """
-    from ..settings import env_flag, quick_mode
+    from ..tools.settings import env_flag, quick_mode
 
     value, measured = _value(text), float(measured)
     if not math.isfinite(measured):

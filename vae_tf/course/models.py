@@ -107,7 +107,7 @@ def record_scores(model) -> dict[str, float]:
     import numpy as np
 
     from .. import evaluate_elbo, load_course_mnist, scale_images
-    from ..evaluation import NotADensityWarning
+    from ..tools.evaluation import NotADensityWarning
 
     _, (x_test, _) = load_course_mnist()
     with warnings.catch_warnings():  # grey levels, as notebook 02 trains and scores: a training objective
@@ -128,7 +128,7 @@ def ship_notebook02_vae(saved: str | os.PathLike, *, weights: str | os.PathLike 
     import tensorflow as tf
 
     from .. import __version__
-    from ..data import COURSE_TRAIN_SHA256
+    from ..tools.data import COURSE_TRAIN_SHA256
 
     if not os.path.isfile(saved):
         raise FileNotFoundError(f"{os.fspath(saved)} does not exist: run notebook 02 in full first.")

@@ -3,14 +3,14 @@
 * :class:`ConditionalVAE` (CVAE, Sohn et al. 2015), here: the label, one-hot, is an input of both
   the encoder ``q(z | x, y)`` and the decoder ``p(x | z, y)``; its loss is the VAE's with both
   networks conditioned.
-* :class:`vae_tf.AuxiliaryClassifierVAE` (:mod:`vae_tf.auxiliary`): a classifier predicts the
+* :class:`vae_tf.AuxiliaryClassifierVAE` (:mod:`vae_tf.family.auxiliary`): a classifier predicts the
   digit, and the decoder sees its prediction.
 
 Both derive from :class:`DigitConditionedVAE` (digit handling, the digit x style grid). For both,
 generation sets the digit part to a one-hot vector and draws ``z ~ N(0, I)``;
 :meth:`DigitConditionedVAE.digit_style_grid` reuses the same ``z`` ("style") for all ten digits,
 :class:`StyleGridHistory` records such a grid after every training epoch and
-:func:`vae_tf.plotting.plot_digit_style_grid` draws one (a row per style, a column per digit).
+:func:`vae_tf.tools.plotting.plot_digit_style_grid` draws one (a row per style, a column per digit).
 Training data are ``(images, labels)`` with images in ``[0, 1]`` and integer labels in
 ``[0, num_classes)``. :func:`conditional_neg_elbo` and :func:`digit_marginal_bound` score them.
 """
@@ -21,9 +21,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from .inputs import InputError, as_class_indices, check_count, in_batches
-from .losses import kl_divergence, reconstruction_log_likelihood
-from .vae import VAE
+from ..core.inputs import InputError, as_class_indices, check_count, in_batches
+from ..core.losses import kl_divergence, reconstruction_log_likelihood
+from ..core.vae import VAE
 
 
 def condition_width(model: keras.Model, which: str) -> int:
@@ -165,10 +165,10 @@ class StyleGridHistory(keras.callbacks.Callback):
 
 def check_digit_model(model, x, caller: str) -> np.ndarray:
     """``x`` as ``model``'s input; ``TypeError`` unless ``model`` is digit-conditioned. Warns
-    when the likelihood is no density for these pixels (:func:`vae_tf.evaluation.warn_if_not_a_density`)."""
+    when the likelihood is no density for these pixels (:func:`vae_tf.tools.evaluation.warn_if_not_a_density`)."""
     if not isinstance(model, DigitConditionedVAE):
         raise TypeError(f"{caller} needs a digit-conditioned VAE (ConditionalVAE or AuxiliaryClassifierVAE), got {type(model).__name__}.")
-    from .evaluation import warn_if_not_a_density
+    from .bounds import warn_if_not_a_density
 
     x = model.as_model_input(x)
     warn_if_not_a_density(model, x, caller)
@@ -186,7 +186,7 @@ def conditional_neg_elbo(model, x, digits, *, batch_size: int = 512) -> dict[str
 
     Args:
         model: a :class:`ConditionalVAE` or :class:`AuxiliaryClassifierVAE`.
-        x: images ``(n, *image_shape)`` (the pixel rule of :mod:`vae_tf.inputs`; a Bernoulli
+        x: images ``(n, *image_shape)`` (the pixel rule of :mod:`vae_tf.core.inputs`; a Bernoulli
             model bounds ``-log p(x)`` only for binary pixels and warns for grey levels).
         digits: one integer, or ``n`` integers in ``[0, num_classes)``.
 

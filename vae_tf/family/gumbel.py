@@ -39,12 +39,12 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from .architectures import build_decoder, check_architecture, encoder_trunk
-from .evaluation import iwae_bound, warn_if_not_a_density
-from .inputs import ChecksImageArrays, InputError, as_model_input, check_count, in_batches, pixels_of
-from .losses import check_likelihood, pixel_mean, reconstruction_log_likelihood
-from .networks import check_beta, check_sigma, deserialize_networks
-from .replicas import global_batch_mean, step_logs
+from ..core.architectures import build_decoder, check_architecture, encoder_trunk
+from .bounds import iwae_bound, warn_if_not_a_density
+from ..core.inputs import ChecksImageArrays, InputError, as_model_input, check_count, in_batches, pixels_of
+from ..core.losses import check_likelihood, pixel_mean, reconstruction_log_likelihood
+from ..core.networks import check_beta, check_sigma, deserialize_networks
+from ..core.replicas import global_batch_mean, step_logs
 
 #: The most codes ``k**n`` that :meth:`GumbelSoftmaxVAE.exact_log_likelihood` and
 #: :meth:`GumbelSoftmaxVAE.elbo` enumerate (each code costs one decoder pass).
@@ -159,7 +159,7 @@ def build_categorical_encoder(
     name: str = "encoder",
 ) -> keras.Model:
     """The inference network of :class:`GumbelSoftmaxVAE`: images ``(batch, *input_shape)`` to the
-    logits of ``q(c|x)``, ``(batch, n, k)``: :func:`vae_tf.architectures.encoder_trunk` (``arch``
+    logits of ``q(c|x)``, ``(batch, n, k)``: :func:`vae_tf.core.architectures.encoder_trunk` (``arch``
     as in :func:`vae_tf.build_encoder`), a ``Dense`` layer of ``n * k`` and a reshape. Its decoder
     is ``vae_tf.build_decoder(latent_dim=n * k)``, fed the flattened draw.
 
@@ -187,7 +187,7 @@ def check_categorical_networks(encoder: keras.Model, decoder: keras.Model) -> tu
     if len(out) != 3 or out[1] is None or out[2] is None or out[2] < 2:
         raise InputError(
             f"the encoder must output logits of shape (batch, n, k) with k >= 2, got {tuple(out)}: "
-            "build it with vae_tf.gumbel.build_categorical_encoder."
+            "build it with vae_tf.family.gumbel.build_categorical_encoder."
         )
     n, k = int(out[1]), int(out[2])
     if len(inp) != 2 or inp[1] != n * k:
@@ -326,7 +326,7 @@ class GumbelSoftmaxVAE(ChecksImageArrays, keras.Model):
         return tuple(int(d) for d in self.decoder.outputs[0].shape[1:])
 
     def as_model_input(self, x, *, name: str = "x") -> np.ndarray:
-        """``x`` as the float32 batch ``(m, *image_shape)`` (:func:`vae_tf.inputs.as_model_input`)."""
+        """``x`` as the float32 batch ``(m, *image_shape)`` (:func:`vae_tf.core.inputs.as_model_input`)."""
         return as_model_input(x, self.image_shape, name=name)
 
     def encode(self, x, *, batch_size: int = 512) -> np.ndarray:

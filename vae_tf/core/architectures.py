@@ -7,7 +7,7 @@ the decoder. Both are configurable; ``batch_norm=True`` with ``activation="leaky
 the "vanilla VAE" style of PyTorch-VAE.
 
 The encoder maps images ``(batch, *input_shape)`` to ``[z_mean, z_log_var, z]``, each of shape
-``(batch, latent_dim)``, with ``z`` drawn by a :class:`~vae_tf.layers.Sampling` layer. The
+``(batch, latent_dim)``, with ``z`` drawn by a :class:`~vae_tf.core.layers.Sampling` layer. The
 decoder maps ``z`` (plus an optional ``condition_dim``-wide conditioning vector concatenated
 to it) to **logits** of shape ``(batch, *output_shape)``; pixel means are ``sigmoid(logits)``.
 """

@@ -2,7 +2,7 @@
 
 This module imports nothing, so the command line can build its parser (``--help``, and the one-line
 error of a bad option) without starting TensorFlow. The modules that implement each choice
-re-export its tuple (``vae_tf.architectures.ARCHITECTURES`` is this ``ARCHITECTURES``).
+re-export its tuple (``vae_tf.core.architectures.ARCHITECTURES`` is this ``ARCHITECTURES``).
 """
 
 #: Encoder/decoder families of :func:`vae_tf.build_encoder` / :func:`vae_tf.build_decoder`.

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.linalg
 import scipy.stats
 
-from .inputs import InputError, as_class_indices, check_count
+from ..core.inputs import InputError, as_class_indices, check_count
 
 if TYPE_CHECKING:
     from .judge import Judge

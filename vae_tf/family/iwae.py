@@ -7,7 +7,7 @@ Same encoder, decoder and prior as the VAE; only the objective differs. Per exam
     loss = -L_k(x) = -log (1/k) sum_i w_i          (nats)
 
 ``E[L_1] = ELBO <= E[L_k] <= E[L_{k+1}] <= log p(x)``. The log-weights come from
-:func:`vae_tf.evaluation.importance_log_weights`, the function the held-out estimator
+:func:`vae_tf.family.bounds.importance_log_weights`, the function the held-out estimator
 :func:`vae_tf.iwae_log_likelihood` uses.
 """
 
@@ -18,10 +18,10 @@ from typing import Any
 import keras
 from keras import ops
 
-from .evaluation import importance_log_weights, iwae_bound
-from .inputs import check_count
-from .losses import kl_divergence
-from .vae import VAE
+from .bounds import importance_log_weights, iwae_bound
+from ..core.inputs import check_count
+from ..core.losses import kl_divergence
+from ..core.vae import VAE
 
 
 #: Training objectives of :class:`IWAE`.

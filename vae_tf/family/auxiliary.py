@@ -14,10 +14,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from .architectures import check_architecture, encoder_trunk
+from ..core.architectures import check_architecture, encoder_trunk
 from .conditional import DigitConditionedVAE, condition_width
-from .inputs import InputError, in_batches, pixels_of
-from .losses import kl_divergence, pixel_mean, reconstruction_log_likelihood
+from ..core.inputs import InputError, in_batches, pixels_of
+from ..core.losses import kl_divergence, pixel_mean, reconstruction_log_likelihood
 
 
 def build_classifier(
@@ -30,7 +30,7 @@ def build_classifier(
     name: str = "classifier",
 ) -> keras.Model:
     """A digit classifier: images ``(batch, *input_shape)`` to class **logits**
-    ``(batch, num_classes)``: the encoder's trunk (:func:`vae_tf.architectures.encoder_trunk`,
+    ``(batch, num_classes)``: the encoder's trunk (:func:`vae_tf.core.architectures.encoder_trunk`,
     ``arch`` as in :func:`vae_tf.build_encoder`) and a ``Dense`` layer of ``num_classes``.
 
     Raises:

@@ -156,7 +156,7 @@ class VAE(keras.Model):
 
     def encode(self, x, *, digits=None, batch_size: int = 512):
         """``(z_mean, z_log_var)`` of ``q(z|x)`` for images ``x`` ``(n, *image_shape)`` (pixel
-        rule of :mod:`vae_tf.inputs`): NumPy, each ``(n, latent_dim)``. Raises :class:`vae_tf.InputError`."""
+        rule of :mod:`vae_tf.core.inputs`): NumPy, each ``(n, latent_dim)``. Raises :class:`vae_tf.InputError`."""
         x = self.as_model_input(x)
         labels = self.digit_array(digits, len(x))
         return tuple(in_batches(lambda xb, *lb: self.posterior(xb, *lb), x, *labels, batch_size=batch_size))
@@ -249,7 +249,7 @@ class VAE(keras.Model):
         return None if y is None else y
 
     def as_model_input(self, x, *, name: str = "x") -> np.ndarray:
-        """``x`` as the model's float32 batch ``(n, *image_shape)`` (:func:`vae_tf.inputs.as_model_input`)."""
+        """``x`` as the model's float32 batch ``(n, *image_shape)`` (:func:`vae_tf.core.inputs.as_model_input`)."""
         return as_model_input(x, self.image_shape, name=name)
 
     # ------------------------------------------------------------ saving

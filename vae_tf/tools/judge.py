@@ -1,9 +1,9 @@
 """An independent judge of generated digits: a small convolutional MNIST classifier (99.15 %
-test accuracy) that scores samples (:mod:`vae_tf.quality`).
+test accuracy) that scores samples (:mod:`vae_tf.tools.quality`).
 
 The judge of the course ships with the package (:data:`SHIPPED_WEIGHTS`, 1.7 MB, and its record
 beside it): :func:`train_judge_model` with seed 0 on the course training set (the first 24,345
-images of MNIST's training file, :func:`vae_tf.data.load_course_mnist`), so every user, online
+images of MNIST's training file, :func:`vae_tf.tools.data.load_course_mnist`), so every user, online
 or offline, scores with the same judge and :func:`load_judge` returns it at once. For other
 training data or seeds the judge is trained (about 1-4 minutes on 2 CPU cores, with a progress
 bar) once per (training data, seed, architecture version) and cached in the user cache
@@ -34,9 +34,9 @@ import keras
 import numpy as np
 import scipy.special
 
-from .app import files
+from . import files
 from .data import COURSE_TRAIN_SIZE, data_checksum, load_mnist
-from .inputs import as_class_indices, as_images, check_count, check_image_shape
+from ..core.inputs import as_class_indices, as_images, check_count, check_image_shape
 from .settings import resolve_cache_dir
 
 #: Bump when the judge's architecture or training recipe changes: old cache entries are ignored.
@@ -49,7 +49,7 @@ EPOCHS, BATCH_SIZE, LEARNING_RATE = 10, 64, 3e-3
 #: The course's judge, trained by :func:`train_judge_model` (seed 0) on the course training set;
 #: its record (test accuracy, data checksums, training time, versions) is the ``.json`` beside it.
 SHIPPED_SEED = 0
-SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "assets" / f"judge-v{JUDGE_VERSION}-seed{SHIPPED_SEED}.weights.h5"
+SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "assets" / f"judge-v{JUDGE_VERSION}-seed{SHIPPED_SEED}.weights.h5"
 
 
 class JudgeError(RuntimeError):
@@ -183,7 +183,7 @@ def load_judge(
     shipped: bool = True,
 ) -> Judge:
     """The judge for the MNIST at ``data_path`` (found as :func:`vae_tf.load_mnist` does) and
-    ``seed``, trained on the first :data:`~vae_tf.data.COURSE_TRAIN_SIZE` training images
+    ``seed``, trained on the first :data:`~vae_tf.tools.data.COURSE_TRAIN_SIZE` training images
     (fewer if the file has fewer) and scored on the test images.
 
     For the course training set and seed 0 this is the shipped judge (:data:`SHIPPED_WEIGHTS`;
@@ -279,7 +279,7 @@ def _record(judge: Judge, checksum: str, seed: int, data: tuple, wall: float, cp
     images binarized at 0.5), data identity, training recipe, time and versions."""
     import tensorflow as tf
 
-    from . import __version__
+    from .. import __version__
 
     (x_train, _), (x_test, y_test) = data
     predicted = judge.predict(x_test)

@@ -121,7 +121,7 @@ def reparameterization_gradient(
     import tensorflow as tf
     from keras import ops
 
-    from .layers import reparameterize
+    from ..core.layers import reparameterize
 
     mean, log_var = _check(mean, log_var, num_samples, num_repeats)
     eps = np.random.default_rng(seed).standard_normal((num_repeats, num_samples, mean.size))

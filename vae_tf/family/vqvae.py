@@ -35,11 +35,11 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from .architectures import check_architecture
-from .inputs import ChecksImageArrays, InputError, as_model_input, check_count, in_batches, pixels_of
-from .losses import check_likelihood, pixel_mean, reconstruction_log_likelihood
-from .networks import check_beta, check_sigma, deserialize_networks
-from .replicas import global_batch_mean, step_logs
+from ..core.architectures import check_architecture
+from ..core.inputs import ChecksImageArrays, InputError, as_model_input, check_count, in_batches, pixels_of
+from ..core.losses import check_likelihood, pixel_mean, reconstruction_log_likelihood
+from ..core.networks import check_beta, check_sigma, deserialize_networks
+from ..core.replicas import global_batch_mean, step_logs
 
 
 def build_vq_encoder(
@@ -337,7 +337,7 @@ class VQVAE(ChecksImageArrays, keras.Model):
         return tuple(int(d) for d in self.encoder.outputs[0].shape[1:-1])
 
     def as_model_input(self, x, *, name: str = "x") -> np.ndarray:
-        """``x`` as the float32 batch ``(m, *image_shape)`` (:func:`vae_tf.inputs.as_model_input`)."""
+        """``x`` as the float32 batch ``(m, *image_shape)`` (:func:`vae_tf.core.inputs.as_model_input`)."""
         return as_model_input(x, self.image_shape, name=name)
 
     def as_indices(self, indices, *, name: str = "indices") -> np.ndarray:

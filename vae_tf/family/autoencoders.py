@@ -14,10 +14,10 @@ from keras import ops
 
 import tensorflow as tf
 
-from .inputs import ChecksImageArrays, InputError, as_finite, as_model_input, in_batches, pixels_of
-from .losses import bernoulli_log_likelihood, gaussian_log_likelihood
-from .replicas import global_batch_mean, step_logs
-from .networks import deserialize_networks
+from ..core.inputs import ChecksImageArrays, InputError, as_finite, as_model_input, in_batches, pixels_of
+from ..core.losses import bernoulli_log_likelihood, gaussian_log_likelihood
+from ..core.replicas import global_batch_mean, step_logs
+from ..core.networks import deserialize_networks
 
 AE_LOSSES = ("bernoulli", "gaussian", "squared_error")
 CORRUPTIONS = (None, "gaussian", "masking")
@@ -61,7 +61,7 @@ class Autoencoder(ChecksImageArrays, keras.Model):
         seed: seed of the corruption noise.
 
     The metric ``loss`` is the per-example loss averaged over every example seen. Inputs are
-    images by the pixel rule of :mod:`vae_tf.inputs`, except for ``"squared_error"``, which
+    images by the pixel rule of :mod:`vae_tf.core.inputs`, except for ``"squared_error"``, which
     takes any finite real values (it is PCA's loss). ``fit``/``evaluate`` check them first.
     """
 
@@ -127,7 +127,7 @@ class Autoencoder(ChecksImageArrays, keras.Model):
         return ops.cast(keras.utils.unpack_x_y_sample_weight(data)[0], "float32")
 
     def as_model_input(self, x, *, name: str = "x") -> np.ndarray:
-        """``x`` as the float32 batch ``(n, *image_shape)`` (:func:`vae_tf.inputs.as_model_input`)."""
+        """``x`` as the float32 batch ``(n, *image_shape)`` (:func:`vae_tf.core.inputs.as_model_input`)."""
         return as_model_input(x, self.image_shape, pixels=self.inputs_are_pixels, name=name)
 
     @property

@@ -29,14 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .choices import BINARIZATIONS  # noqa: F401  (the schemes' names, re-exported)
-from .inputs import InputError, as_class_indices, as_images, as_unit_pixels, check_count
+from ..core.choices import BINARIZATIONS  # noqa: F401  (the schemes' names, re-exported)
+from ..core.inputs import InputError, as_class_indices, as_images, as_unit_pixels, check_count
 
 ENV_VAR = "VAE_TF_MNIST"
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
-PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout, if the package sits in one
+PROJECT_ROOT = Path(__file__).resolve().parents[2] # the checkout, if the package sits in one
 PROJECT_NAME = "vae-tf"
 
 Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -233,7 +233,7 @@ def is_course_training_set(x: np.ndarray, y: np.ndarray) -> bool:
 # --------------------------------------------------------------------------- preprocessing
 def scale_images(x: np.ndarray) -> np.ndarray:
     """Images ``(n, h, w)`` to ``float32`` in ``[0, 1]`` with a channel axis: ``(n, h, w, 1)``
-    (images that already have one keep their shape), by the pixel rule of :mod:`vae_tf.inputs`:
+    (images that already have one keep their shape), by the pixel rule of :mod:`vae_tf.core.inputs`:
     ``uint8`` 0-255 is divided by 255, integer 0/1 (already binarized) is kept, floats must be
     in ``[0, 1]``. Raises :class:`vae_tf.InputError` otherwise (e.g. float 0-255 or NaN)."""
     x = as_unit_pixels(x)
@@ -344,7 +344,7 @@ def make_dataset(
     (or ``(images, labels)`` batches when ``y`` is given: ``int32`` labels in
     ``[0, num_classes)``).
 
-    ``x`` follows the pixel rule of :mod:`vae_tf.inputs` (as :func:`scale_images`: ``uint8``
+    ``x`` follows the pixel rule of :mod:`vae_tf.core.inputs` (as :func:`scale_images`: ``uint8``
     0-255 is scaled, integer 0/1 kept binary, floats must be in ``[0, 1]``). ``binarization``:
     ``None`` (grey levels) or a scheme of :data:`BINARIZATIONS`: ``"threshold"`` (at 0.5),
     ``"static"`` (one Bernoulli draw keyed by ``seed``, the same every epoch) or ``"dynamic"`` (a

@@ -249,7 +249,7 @@ def load_or_train(path: str | os.PathLike, train: Callable[[], "keras.Model"]) -
     ``train()`` returns something else than a ``keras.Model``."""
     import keras
 
-    from .app.files import atomic_save_model
+    from .files import atomic_save_model
 
     path = os.fspath(path)
     if os.path.isfile(path):
