@@ -12,24 +12,45 @@ def reparameterize(z_mean, z_log_var, eps):
     return z_mean + ops.exp(0.5 * z_log_var) * eps
 
 
-@keras.saving.register_keras_serializable(package="vae_tf")
-class Sampling(keras.layers.Layer):
-    """Reparameterization trick: draw ``z ~ N(z_mean, exp(z_log_var))``.
+class SeededLayer(keras.layers.Layer):
+    """A layer that draws noise from ``self.seed_generator`` (a ``keras.random.SeedGenerator(seed)``)
+    and saves the generator's state with the model: after ``save``/``load_model`` the next draw
+    equals the one the original would make next. Files saved before the state was stored start
+    again from ``seed``. Subclassed by :class:`Sampling` and the family's noisy layers."""
 
-    Call with ``[z_mean, z_log_var]`` (two tensors of shape ``(batch, latent_dim)``) and get
-    ``z = z_mean + exp(0.5 * z_log_var) * eps`` with ``eps ~ N(0, I)`` of the same shape.
-    ``z`` is a differentiable function of ``z_mean`` and ``z_log_var``, so gradients flow
-    through the sample. Randomness comes from a ``keras.random.SeedGenerator(seed)``: the same
-    seed gives the same sequence of draws. The generator's state is saved with the model, so
-    after ``save``/``load_model`` the next draw equals the one the original would make next.
-    """
-
-    _STATE_KEY = "seed_generator_state"
+    STATE_KEY = "seed_generator_state"
 
     def __init__(self, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def save_own_variables(self, store) -> None:
+        super().save_own_variables(store)
+        store[self.STATE_KEY] = self.seed_generator.state
+
+    def load_own_variables(self, store) -> None:
+        if self.STATE_KEY in store.keys():
+            self.seed_generator.state.assign(store[self.STATE_KEY])
+        super().load_own_variables({k: store[k] for k in store.keys() if k != self.STATE_KEY})
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="vae_tf")
+class Sampling(SeededLayer):
+    """Reparameterization trick: draw ``z ~ N(z_mean, exp(z_log_var))``.
+
+    Call with ``[z_mean, z_log_var]`` (two tensors of shape ``(batch, latent_dim)``) and get
+    ``z = z_mean + exp(0.5 * z_log_var) * eps`` with ``eps ~ N(0, I)`` of the same shape.
+    ``z`` is a differentiable function of ``z_mean`` and ``z_log_var``, so gradients flow
+    through the sample. The noise comes from ``keras.random.SeedGenerator(seed)``, whose state
+    is saved with the model (:class:`SeededLayer`).
+    """
+
+    def __init__(self, seed: int | None = None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
         # Nothing to build (no weights): marked built so that `fit` under a tf.distribute
         # strategy does not first call the whole model symbolically to build it.
         self.built = True
@@ -41,19 +62,3 @@ class Sampling(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
-
-    def save_own_variables(self, store) -> None:
-        super().save_own_variables(store)
-        store[self._STATE_KEY] = self.seed_generator.state
-
-    def load_own_variables(self, store) -> None:
-        """Restore the generator state when the file has it (files saved before it was stored
-        have none; then the generator starts again from ``seed``)."""
-        if self._STATE_KEY in store.keys():
-            self.seed_generator.state.assign(store[self._STATE_KEY])
-        super().load_own_variables({k: store[k] for k in store.keys() if k != self._STATE_KEY})
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update({"seed": self.seed})
-        return config

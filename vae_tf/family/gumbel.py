@@ -42,6 +42,7 @@ from keras import ops
 from ..core.architectures import build_decoder, check_architecture, encoder_trunk
 from .bounds import iwae_bound, warn_if_not_a_density
 from ..core.inputs import ChecksImageArrays, InputError, as_model_input, check_count, in_batches, pixels_of
+from ..core.layers import SeededLayer
 from ..core.losses import check_likelihood, pixel_mean, reconstruction_log_likelihood
 from ..core.networks import check_beta, check_sigma, deserialize_networks
 from ..core.replicas import global_batch_mean, step_logs
@@ -102,7 +103,7 @@ def gumbel_softmax(logits, temperature, seed=None, straight_through: bool = Fals
 
 
 @keras.saving.register_keras_serializable(package="vae_tf")
-class GumbelSoftmax(keras.layers.Layer):
+class GumbelSoftmax(SeededLayer):
     """Relaxed one-hot draws (:func:`gumbel_softmax`) at the temperature this layer holds.
 
     Call with logits ``(batch, n, k)``; returns draws of the same shape. ``temperature`` is a
@@ -111,14 +112,10 @@ class GumbelSoftmax(keras.layers.Layer):
     the original would draw next.
     """
 
-    _STATE_KEY = "seed_generator_state"
-
     def __init__(self, temperature: float = 1.0, straight_through: bool = False, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
         self.initial_temperature = check_temperature(temperature)
         self.straight_through = bool(straight_through)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
         self.temperature = self.add_weight(
             shape=(), initializer=keras.initializers.Constant(self.initial_temperature), trainable=False,
             name="temperature",
@@ -131,21 +128,8 @@ class GumbelSoftmax(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def save_own_variables(self, store) -> None:
-        super().save_own_variables(store)
-        store[self._STATE_KEY] = self.seed_generator.state
-
-    def load_own_variables(self, store) -> None:
-        if self._STATE_KEY in store.keys():
-            self.seed_generator.state.assign(store[self._STATE_KEY])
-        super().load_own_variables({k: store[k] for k in store.keys() if k != self._STATE_KEY})
-
     def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(
-            {"temperature": self.initial_temperature, "straight_through": self.straight_through, "seed": self.seed}
-        )
-        return config
+        return {**super().get_config(), "temperature": self.initial_temperature, "straight_through": self.straight_through}
 
 
 def build_categorical_encoder(
