@@ -20,9 +20,10 @@ def test_builders_output_shapes():
     enc = vae_tf.build_encoder(latent_dim=3, arch="conv")
     dec = vae_tf.build_decoder(latent_dim=3, arch="conv")
     x = np.zeros((2, 28, 28, 1), "float32")
-    z_mean, z_log_var, z = enc(x)
-    assert z_mean.shape == z_log_var.shape == z.shape == (2, 3)
-    assert dec(z).shape == (2, 28, 28, 1)
+    z_mean, z_log_var = enc(x)  # the model draws z: one sampler per VAE (issue 31)
+    assert z_mean.shape == z_log_var.shape == (2, 3)
+    assert dec(z_mean).shape == (2, 28, 28, 1)
+    assert not [l for l in enc.layers if isinstance(l, vae_tf.Sampling)]
     mlp = vae_tf.build_encoder(latent_dim=4, hidden_units=(64, 32))
     assert [l.units for l in mlp.layers if isinstance(l, keras.layers.Dense)] == [64, 32, 4, 4]
 
@@ -178,6 +179,24 @@ def test_train_step_logs_exactly_the_terms_loss_terms_computes():
         for name, value in logs.items():
             assert value == pytest.approx(terms[name], rel=1e-6), (beta, name)
         assert logs["loss"] == pytest.approx(logs["reconstruction_loss"] + beta * logs["kl_loss"], rel=1e-6)
+
+
+def test_one_sampler_per_vae_and_a_keras_io_style_encoder_is_still_accepted(small_batch):
+    """The builders' encoder outputs (z_mean, z_log_var) and the VAE's own Sampling layer draws z;
+    an encoder with a third output z (the keras.io example's) trains the same way, its z unused."""
+    x, _ = small_batch
+    vae = make_vae(seed=4)
+    assert [type(l).__name__ for l in vae.encoder.layers].count("Sampling") == 0 and vae.sampling.seed == 4
+    keras.utils.set_random_seed(0)
+    images = keras.Input((28, 28, 1))
+    h = keras.layers.Dense(8, activation="relu")(keras.layers.Flatten()(images))
+    z_mean, z_log_var = keras.layers.Dense(2)(h), keras.layers.Dense(2)(h)
+    keras_io = keras.Model(images, [z_mean, z_log_var, vae_tf.Sampling(seed=1)([z_mean, z_log_var])])
+    model = vae_tf.VAE(keras_io, vae_tf.build_decoder(latent_dim=2, hidden_units=(8,)), seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    logs = model.train_on_batch(x[:64], return_dict=True)
+    assert np.isfinite(logs["loss"]) and logs["loss"] == pytest.approx(logs["reconstruction_loss"] + logs["kl_loss"], rel=1e-6)
+    assert model.encode(x[:4])[0].shape == (4, 2)
 
 
 def test_decoders_that_do_not_output_logits_are_refused_with_the_fix():

@@ -37,7 +37,7 @@ def mnist():
 def _vae(seed=0, arch="mlp"):
     keras.utils.set_random_seed(seed)
     return vae_tf.VAE(
-        vae_tf.build_encoder(latent_dim=2, arch=arch, seed=seed),
+        vae_tf.build_encoder(latent_dim=2, arch=arch),
         vae_tf.build_decoder(latent_dim=2, arch=arch),
         seed=seed,
     )

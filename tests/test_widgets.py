@@ -15,12 +15,12 @@ from vae_tf.tools.widgets import latent_explorer, static_figure
 
 def _vae(latent_dim: int) -> vae_tf.VAE:
     keras.utils.set_random_seed(0)
-    return vae_tf.VAE(vae_tf.build_encoder(latent_dim=latent_dim, seed=0), vae_tf.build_decoder(latent_dim=latent_dim), seed=0)
+    return vae_tf.VAE(vae_tf.build_encoder(latent_dim=latent_dim), vae_tf.build_decoder(latent_dim=latent_dim), seed=0)
 
 
 def _cvae(latent_dim: int = 3) -> vae_tf.ConditionalVAE:
     keras.utils.set_random_seed(0)
-    return vae_tf.ConditionalVAE(vae_tf.build_encoder(latent_dim=latent_dim, condition_dim=10, seed=0),
+    return vae_tf.ConditionalVAE(vae_tf.build_encoder(latent_dim=latent_dim, condition_dim=10),
                                  vae_tf.build_decoder(latent_dim=latent_dim, condition_dim=10), seed=0)
 
 

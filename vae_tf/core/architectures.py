@@ -6,21 +6,21 @@ default). ``arch="conv"`` is the convolutional VAE of the keras.io example: two 
 the decoder. Both are configurable; ``batch_norm=True`` with ``activation="leaky_relu"`` gives
 the "vanilla VAE" style of PyTorch-VAE.
 
-The encoder maps images ``(batch, *input_shape)`` to ``[z_mean, z_log_var, z]``, each of shape
-``(batch, latent_dim)``, with ``z`` drawn by a :class:`~vae_tf.core.layers.Sampling` layer. The
-decoder maps ``z`` (plus an optional ``condition_dim``-wide conditioning vector concatenated
+The encoder maps images ``(batch, *input_shape)`` to ``[z_mean, z_log_var]``, each of shape
+``(batch, latent_dim)``: the model that uses it draws ``z`` with its own
+:class:`~vae_tf.core.layers.Sampling` layer (one sampler per model). The decoder maps ``z`` (plus an optional ``condition_dim``-wide conditioning vector concatenated
 to it) to **logits** of shape ``(batch, *output_shape)``; pixel means are ``sigmoid(logits)``.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import keras
 import numpy as np
 
 from .choices import ARCHITECTURES
-from .layers import Sampling
 
 _DEFAULT_HIDDEN = {"mlp": (512,), "conv": (16,)}
 
@@ -113,17 +113,21 @@ def build_encoder(
             one-hot label), concatenated to the flattened image features.
         variational: if False, a deterministic encoder with one output, the code
             ``(batch, latent_dim)`` (for plain autoencoders).
-        seed: seed of the encoder's own ``Sampling`` layer (the ``z`` output).
+        seed: unused, kept so that calls written for earlier versions (whose encoder had its own
+            sampler, discarded by the models) still run; passing it warns (``DeprecationWarning``).
 
     Returns:
         A functional model from images (and, if ``condition_dim``, ``[images, condition]``)
-        to ``[z_mean, z_log_var, z]``, each of shape ``(batch, latent_dim)`` (or to the code
-        alone when ``variational=False``).
+        to ``[z_mean, z_log_var]``, each of shape ``(batch, latent_dim)`` (or to the code alone
+        when ``variational=False``).
 
     Raises:
         ValueError: unknown ``arch``, ``latent_dim < 1``, or an image shape the conv stack
             cannot halve.
     """
+    if seed is not None:
+        warnings.warn("build_encoder's seed is unused (the model's Sampling layer draws z): drop it; the model "
+                      "takes seed=.", DeprecationWarning, stacklevel=2)
     check_architecture(arch, latent_dim, input_shape, filters)
     hidden_units = _DEFAULT_HIDDEN[arch] if hidden_units is None else tuple(hidden_units)
     model_inputs, x = encoder_trunk(
@@ -133,8 +137,7 @@ def build_encoder(
         return keras.Model(model_inputs, keras.layers.Dense(latent_dim, name="code")(x), name=name)
     z_mean = keras.layers.Dense(latent_dim, name="z_mean")(x)
     z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(x)
-    z = Sampling(seed=seed, name="z")([z_mean, z_log_var])
-    return keras.Model(model_inputs, [z_mean, z_log_var, z], name=name)
+    return keras.Model(model_inputs, [z_mean, z_log_var], name=name)
 
 
 def build_decoder(

@@ -231,27 +231,54 @@ def pixels_of(data, image_shape: Sequence[int]):
     return x
 
 
+def is_dataset(x) -> bool:
+    import tensorflow as tf
+
+    return isinstance(x, tf.data.Dataset)
+
+
 class ChecksImageArrays:
-    """``fit`` and ``evaluate`` that pass NumPy images (``x``, and ``validation_data``'s images)
-    through the model's ``as_model_input`` first, so a bad array fails with the fix before Keras
-    sees it; labels are passed on unchanged. Mixed in before ``keras.Model`` by the models whose
-    steps take images only (:class:`vae_tf.Autoencoder`, the discrete-latent models)."""
+    """``fit`` and ``evaluate`` that check their data before Keras sees it, so that a wrong array
+    fails with the fix: NumPy or tensor images go through the model's ``as_model_input`` and
+    their labels through its ``checked_labels`` (``validation_data`` too); a ``tf.data.Dataset``'s
+    images must have the model's ``image_shape`` (or lack only its channel axis). Mixed in before
+    ``keras.Model`` by every model of the package; raises :class:`InputError` naming the argument."""
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        import warnings
-
-        if isinstance(x, np.ndarray):
-            x = self.as_model_input(x)
-        validation = kwargs.get("validation_data")
-        if isinstance(validation, np.ndarray):
-            kwargs["validation_data"] = (self.as_model_input(validation, name="validation_data"),)
-        elif isinstance(validation, tuple) and validation and isinstance(validation[0], np.ndarray):
-            kwargs["validation_data"] = (self.as_model_input(validation[0], name="validation_data"), *validation[1:])
-        with warnings.catch_warnings():  # Keras's "shuffle=True is ignored" for every dataset:
-            warnings.filterwarnings("ignore", message="`shuffle=True` was passed", category=UserWarning)
-            return super().fit(x, y, *args, **kwargs)  # vae_tf.make_dataset shuffles itself
+        x, y = self.checked_data(x, y)
+        if is_dataset(x) and len(args) < 7:  # fit's 9th parameter: Keras ignores it for a dataset (which
+            kwargs.setdefault("shuffle", False)  # shuffles itself, e.g. vae_tf.make_dataset) and warns if True
+        if kwargs.get("validation_data") is not None:
+            kwargs["validation_data"] = self.checked_validation(kwargs["validation_data"])
+        return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        if isinstance(x, np.ndarray):
-            x = self.as_model_input(x)
+        x, y = self.checked_data(x, y)
         return super().evaluate(x, y, *args, **kwargs)
+
+    def checked_data(self, x, y=None, *, name: str = "x"):
+        """``(x, y)`` as ``fit``/``evaluate`` take them, checked as the class docstring says."""
+        import tensorflow as tf
+
+        if is_dataset(x):
+            import keras
+
+            spec, _, _ = keras.utils.unpack_x_y_sample_weight(x.element_spec)
+            if isinstance(spec, tf.TensorSpec) and spec.shape.rank is not None:
+                check_image_shape(tuple(spec.shape), self.image_shape, name=f"the images of {name}", channel_optional=True)
+            return x, y
+        if isinstance(x, (np.ndarray, tf.Tensor)):
+            x = self.as_model_input(x, name=name)
+            return x, self.checked_labels(y, len(x), name=name)
+        return x, y
+
+    def checked_validation(self, data):
+        """``validation_data`` (images, ``(images,)``, ``(images, labels[, weights])`` or a dataset), checked."""
+        if isinstance(data, tuple) and 1 <= len(data) <= 3:
+            x, y = self.checked_data(data[0], data[1] if len(data) > 1 else None, name="validation_data")
+            return (x,) if y is None and len(data) == 1 else (x, y, *data[2:])
+        return self.checked_data(data, name="validation_data")[0]
+
+    def checked_labels(self, y, n: int, name: str = "x"):
+        """Labels for ``n`` images: passed on unchanged here; the digit-conditioned models check them."""
+        return y

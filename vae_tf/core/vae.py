@@ -8,15 +8,12 @@ Everything after ``test_step`` serves users of a trained model (``encode``, ``de
 
 from __future__ import annotations
 
-import warnings
-
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from .inputs import InputError, as_class_indices, as_codes, as_model_input, check_count, check_image_shape
-from .inputs import in_batches, pixels_of
+from .inputs import ChecksImageArrays, InputError, as_codes, as_model_input, check_count, in_batches, pixels_of
 from .layers import Sampling
 from .losses import check_likelihood, kl_divergence, pixel_mean, reconstruction_log_likelihood
 from .networks import check_beta, check_networks, check_sigma, deserialize_networks
@@ -24,7 +21,7 @@ from .replicas import global_batch_mean, step_logs
 
 
 @keras.saving.register_keras_serializable(package="vae_tf")
-class VAE(keras.Model):
+class VAE(ChecksImageArrays, keras.Model):
     """Variational autoencoder ``p(x|z) p(z)``, ``p(z) = N(0, I)``, with encoder ``q(z|x)``.
 
     Args:
@@ -198,56 +195,16 @@ class VAE(keras.Model):
         return ops.convert_to_numpy(ops.mean(kl_divergence(z_mean, z_log_var, per_dimension=True), axis=0))
 
     def digit_array(self, digits, n: int) -> tuple:
-        """``(labels,)``, ``n`` class indices, for a digit-conditioned model given ``digits``; else
-        ``()``. A model without digits refuses them (:class:`vae_tf.InputError`)."""
-        if digits is None:
-            return ()
-        if not self.conditions_on_digits:
+        """``()``: this model takes no digits and refuses them (:class:`vae_tf.InputError`); the
+        digit-conditioned models return ``(labels,)``, ``n`` class indices."""
+        if digits is not None:
             raise InputError(
                 f"{type(self).__name__} is not digit-conditioned: call it without digits= "
                 "(ConditionalVAE and AuxiliaryClassifierVAE take them)."
             )
-        return (as_class_indices(digits, self.num_classes, n=n, name="digits"),)
+        return ()
 
-    # ------------------------------------------------------------ checked data for fit and evaluate
-    def fit(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.fit`` after :meth:`checked_data` (``validation_data`` too)."""
-        x, y = self.checked_data(x, y)
-        if kwargs.get("validation_data") is not None:
-            kwargs["validation_data"] = self.checked_validation(kwargs["validation_data"])
-        with warnings.catch_warnings():  # Keras's "shuffle=True is ignored" for every dataset:
-            warnings.filterwarnings("ignore", message="`shuffle=True` was passed", category=UserWarning)
-            return super().fit(x, y, *args, **kwargs)  # vae_tf.make_dataset shuffles itself
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.evaluate`` after :meth:`checked_data`."""
-        x, y = self.checked_data(x, y)
-        return super().evaluate(x, y, *args, **kwargs)
-
-    def checked_data(self, x, y=None, *, name: str = "x"):
-        """``(x, y)`` as ``fit``/``evaluate`` take them. Arrays: images by the pixel rule, labels
-        checked. A ``tf.data.Dataset``: its element spec must be images of ``image_shape`` (or
-        missing only the channel axis). Raises :class:`vae_tf.InputError` naming ``name``."""
-        if isinstance(x, tf.data.Dataset):
-            spec, _, _ = keras.utils.unpack_x_y_sample_weight(x.element_spec)
-            if isinstance(spec, tf.TensorSpec) and spec.shape.rank is not None:
-                check_image_shape(tuple(spec.shape), self.image_shape, name=f"the images of {name}", channel_optional=True)
-            return x, y
-        if isinstance(x, (np.ndarray, tf.Tensor)):
-            x = self.as_model_input(x, name=name)
-            return x, self.checked_labels(y, len(x), name=name)
-        return x, y
-
-    def checked_validation(self, data):
-        if isinstance(data, tuple) and 1 <= len(data) <= 3:
-            x, y = self.checked_data(data[0], data[1] if len(data) > 1 else None, name="validation_data")
-            return (x,) if y is None and len(data) == 1 else (x, y, *data[2:])
-        return self.checked_data(data, name="validation_data")[0]
-
-    def checked_labels(self, y, n: int, name: str = "x"):
-        """Labels for ``n`` images: ignored (None) by this model; the digit models check them."""
-        return None if y is None else y
-
+    # ------------------------------------------------------------ checked input
     def as_model_input(self, x, *, name: str = "x") -> np.ndarray:
         """``x`` as the model's float32 batch ``(n, *image_shape)`` (:func:`vae_tf.core.inputs.as_model_input`)."""
         return as_model_input(x, self.image_shape, name=name)

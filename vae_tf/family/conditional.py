@@ -74,6 +74,10 @@ class DigitConditionedVAE(VAE):
         """Logits of ``p(x | z, y)`` with the digits ``y`` one-hot: ``decoder([z, one_hot(digits)])``."""
         return ops.cast(self.decoder([z, self.one_hot(digits)], training=training), "float32")
 
+    def digit_array(self, digits, n: int) -> tuple:
+        """``(labels,)``: ``digits`` (one int or ``n``) as ``n`` class indices; ``()`` for None."""
+        return () if digits is None else (as_class_indices(digits, self.num_classes, n=n, name="digits"),)
+
     def checked_labels(self, y, n: int, name: str = "x") -> np.ndarray:
         """Labels ``(n,)`` in ``[0, num_classes)``; :class:`vae_tf.InputError` otherwise."""
         if y is None:
