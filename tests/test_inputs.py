@@ -1,17 +1,10 @@
-"""The one input rule (vae_tf.inputs): pixel scales, image shapes, class labels and counts."""
+"""The one input rule (vae_tf.core.inputs, vae_tf.core.arrays): pixel scales, image shapes, class labels and counts."""
 
 import numpy as np
 import pytest
 
-from vae_tf.core.inputs import (
-    InputError,
-    as_class_indices,
-    as_images,
-    as_unit_pixels,
-    check_count,
-    check_image_shape,
-    pixel_kind,
-)
+from vae_tf.core.arrays import as_class_indices, as_images, pixel_kind
+from vae_tf.core.inputs import InputError, as_unit_pixels, check_count, check_image_shape
 
 
 # --------------------------------------------------------------------------- the pixel rule

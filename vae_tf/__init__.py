@@ -26,9 +26,10 @@ from .core.losses import (
     kl_divergence,
     reconstruction_log_likelihood,
 )
-from .core.replicas import ReplicaLossScaleOptimizer
+from .core.optimizers import ReplicaLossScaleOptimizer
 from .core.vae import VAE
 from .family.autoencoders import Autoencoder, corrupt
+from .family.code_prior import MaskedConv2D, PixelCNNPrior, vq_bound
 from .family.auxiliary import AuxiliaryClassifierVAE, build_classifier
 from .family.conditional import ConditionalVAE, StyleGridHistory
 from .family.gumbel import GumbelSoftmax, GumbelSoftmaxVAE, TemperatureSchedule
@@ -82,6 +83,8 @@ __all__ = [
     "JudgeError",
     "LinearGaussianModel",
     "MNISTError",
+    "MaskedConv2D",
+    "PixelCNNPrior",
     "ReplicaLossScaleOptimizer",
     "Sampling",
     "StyleGridHistory",
@@ -121,4 +124,5 @@ __all__ = [
     "split_validation",
     "subset",
     "validate_mnist",
+    "vq_bound",
 ]

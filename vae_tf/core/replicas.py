@@ -1,14 +1,13 @@
-"""What the models need to train under ``tf.distribute`` exactly as on one device.
+"""What a ``train_step`` needs to train under ``tf.distribute`` exactly as on one device.
 
-Outside a strategy each function here is the plain operation (a mean, the logs unchanged,
-Keras's own loss-scale optimizer). Each exists because public Keras or TensorFlow gives another
+Outside a strategy each function here is the plain operation (a mean, the logs unchanged);
+the optimizer's part is :mod:`vae_tf.core.optimizers`. Each exists because public Keras or TensorFlow gives another
 result, named below; ``tests/test_distribute.py`` checks each still does, so that the workaround
 can go once upstream changes.
 """
 
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
 from keras import ops
 
@@ -43,20 +42,3 @@ def step_logs(metrics) -> dict:
     if not isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
         return logs
     return {name: tf.reshape(value, (1,)) for name, value in logs.items()}
-
-
-@keras.saving.register_keras_serializable(package="vae_tf")
-class ReplicaLossScaleOptimizer(keras.optimizers.LossScaleOptimizer):
-    """``keras.optimizers.LossScaleOptimizer`` whose "are the gradients finite?" test covers every
-    replica. Keras's own (3.x, TensorFlow backend) asks only the first replica, assuming the
-    gradients were already summed, which they are not yet: a step whose overflow happened on
-    another replica is applied, and inf/NaN reaches the weights (a 2-replica mixed-precision
-    run diverged in its first epoch). On one device it is Keras's optimizer unchanged."""
-
-    def check_finite(self, grads):
-        finite = super().check_finite(grads)
-        context = tf.distribute.get_replica_context()
-        if context is None or context.num_replicas_in_sync == 1:
-            return finite
-        overflows = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(tf.logical_not(finite), tf.float32))
-        return tf.equal(overflows, 0.0)

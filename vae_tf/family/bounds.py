@@ -13,7 +13,7 @@ import warnings
 
 from keras import ops
 
-from ..core.inputs import pixel_kind
+from ..core.arrays import pixel_kind
 from ..core.losses import reconstruction_log_likelihood
 
 _LOG_2PI = math.log(2.0 * math.pi)

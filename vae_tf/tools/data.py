@@ -30,13 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from ..core.choices import BINARIZATIONS  # noqa: F401  (the schemes' names, re-exported)
-from ..core.inputs import InputError, as_class_indices, as_images, as_unit_pixels, check_count
+from ..core.arrays import as_class_indices, as_images
+from ..core.inputs import InputError, as_unit_pixels, check_count
 
 ENV_VAR = "VAE_TF_MNIST"
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
-PROJECT_ROOT = Path(__file__).resolve().parents[2] # the checkout, if the package sits in one
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout, if the package sits in one
 PROJECT_NAME = "vae-tf"
 
 Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]

@@ -28,7 +28,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from ..core.inputs import InputError, as_images, check_count
+from ..core.arrays import as_images
+from ..core.inputs import InputError, check_count
 from ..core.layers import reparameterize
 from ..core.losses import kl_divergence
 from ..family.bounds import (  # noqa: F401  (re-exported: the estimators' maths lives with the family)

@@ -22,7 +22,8 @@ import numpy as np
 import scipy.linalg
 import scipy.stats
 
-from ..core.inputs import InputError, as_class_indices, check_count
+from ..core.arrays import as_class_indices
+from ..core.inputs import InputError, check_count
 
 if TYPE_CHECKING:
     from .judge import Judge
