@@ -17,11 +17,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from vae_tf import course
 from vae_tf.course.checks import is_checks_cell
+from vae_tf.course.cli import main
+from vae_tf.course.execution import without_tf_logs
+from vae_tf.course.project import COURSE_BRANCH, Project, course_notebooks, read_project
+from vae_tf.course.student import answer_key, is_solution_cell, solution_blocks, student_notebook, write_student_edition
+from vae_tf.course.sync import INSTALL_LAST_LINE, install_block, installed_ref, sync
+
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = course.read_project(ROOT / "pyproject.toml")
-NOTEBOOKS = course.course_notebooks(ROOT)
+PROJECT = read_project(ROOT / "pyproject.toml")
+NOTEBOOKS = course_notebooks(ROOT)
 IDS = [p.stem for p in NOTEBOOKS]
 
 
@@ -41,11 +46,11 @@ def test_badge_and_install_cell_agree_with_pyproject(path):
     rel = path.relative_to(ROOT).as_posix()
     first_md = next(c for c in nb.cells if c.cell_type == "markdown").source.split("\n")
     assert first_md[2] == PROJECT.badge(rel), f"{rel}: badge out of date: run `python -m vae_tf.course sync`"
-    repo, ref = course.installed_ref(nb)
+    repo, ref = installed_ref(nb)
     assert repo == PROJECT.repository
-    assert ref == course.COURSE_BRANCH or _is_commit(ref), f"{rel} installs {ref!r}: neither {course.COURSE_BRANCH!r} nor a commit"
+    assert ref == COURSE_BRANCH or _is_commit(ref), f"{rel} installs {ref!r}: neither {COURSE_BRANCH!r} nor a commit"
     first_code = next(c for c in nb.cells if c.cell_type == "code").source
-    assert first_code.startswith(course.install_block(PROJECT, ref) + "\n"), f"{rel}: run `python -m vae_tf.course sync`"
+    assert first_code.startswith(install_block(PROJECT, ref) + "\n"), f"{rel}: run `python -m vae_tf.course sync`"
 
 
 def test_readme_carries_the_badge_of_the_first_notebook():
@@ -60,11 +65,11 @@ def test_a_fork_changes_one_line_and_sync_updates_every_notebook(tmp_path):
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     fork = "https://github.com/someone/vae-tf-fork"
     (tmp_path / "pyproject.toml").write_text(text.replace(f'Repository = "{PROJECT.repository}"', f'Repository = "{fork}"'))
-    assert len(course.sync(tmp_path)) == len(NOTEBOOKS)
-    assert course.sync(tmp_path) == []  # idempotent
+    assert len(sync(tmp_path)) == len(NOTEBOOKS)
+    assert sync(tmp_path) == []  # idempotent
     for path in sorted((tmp_path / "notebooks").glob("*.ipynb")):
         nb, raw = _read(path), path.read_text(encoding="utf-8")
-        assert course.installed_ref(nb) == (fork, course.COURSE_BRANCH)
+        assert installed_ref(nb) == (fork, COURSE_BRANCH)
         assert f"colab.research.google.com/github/someone/vae-tf-fork/blob/main/notebooks/{path.name}" in raw
         assert PROJECT.repository not in raw
         original = _read(ROOT / "notebooks" / path.name)
@@ -76,12 +81,12 @@ def test_install_cell_installs_nothing_when_vae_tf_is_importable(monkeypatch):
         raise AssertionError(f"the install cell ran {args!r} although vae_tf is importable")
 
     monkeypatch.setattr(subprocess, "run", refuse)
-    exec(course.install_block(PROJECT), {})
+    exec(install_block(PROJECT), {})
 
 
 def test_non_github_repository_is_a_clear_error():
     with pytest.raises(ValueError, match="https://github.com/OWNER/NAME"):
-        course.Project("https://gitlab.com/a/b", "0.1.0").badge("notebooks/x.ipynb")
+        Project("https://gitlab.com/a/b", "0.1.0").badge("notebooks/x.ipynb")
 
 
 def _venv_without_vae_tf(path: Path) -> Path:
@@ -108,7 +113,7 @@ def test_install_cell_installs_the_package_from_a_git_url_in_a_fresh_environment
     is kept."""
     nb = _read(NOTEBOOKS[0])
     cell = next(c for c in nb.cells if c.cell_type == "code").source
-    _, ref = course.installed_ref(nb)
+    _, ref = installed_ref(nb)
     served = tmp_path / "vae-tf.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(ROOT), str(served)], check=True)
     resolves = subprocess.run(["git", "-C", str(served), "rev-parse", "--verify", "-q", f"{ref}^{{commit}}"],
@@ -123,10 +128,10 @@ def test_install_cell_installs_the_package_from_a_git_url_in_a_fresh_environment
     assert absent.strip() == "None", "vae_tf must not be importable in the fresh environment"
     tf_before = subprocess.run([python, "-c", probe.format("tensorflow")], cwd=tmp_path, env=env, check=True,
                                capture_output=True, text=True).stdout.strip()
-    setup = cell[: cell.index(course.INSTALL_LAST_LINE) + len(course.INSTALL_LAST_LINE)]
+    setup = cell[: cell.index(INSTALL_LAST_LINE) + len(INSTALL_LAST_LINE)]
     run = subprocess.run([python, "-c", setup], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
-    check = ("import vae_tf, vae_tf.judge as j, vae_tf.course.models as m, tensorflow as tf; "
+    check = ("import vae_tf, vae_tf.tools.judge as j, vae_tf.course.models as m, tensorflow as tf; "
              "print(vae_tf.__file__, vae_tf.__version__, j.SHIPPED_WEIGHTS.is_file(), tf.__file__, "
              "m.NOTEBOOK02_WEIGHTS.is_file() and m.NOTEBOOK02_RECORD.is_file())")
     where = subprocess.run([python, "-c", check], cwd=tmp_path, env=env, check=True, capture_output=True,
@@ -156,17 +161,17 @@ def _solution_lines(nb) -> list[str]:
     also part of the notebook outside its solutions (e.g. a loop the solution repeats)."""
     # A tagged code cell's leading comment lines are the task, which its student stub keeps on purpose.
     texts = [_without_task_lines(c.source) if c.cell_type == "code" else c.source
-             for c in nb.cells if course.is_solution_cell(c)]
-    texts += [b for c in nb.cells if c.cell_type == "markdown" for b in course.solution_blocks(c.source)]
+             for c in nb.cells if is_solution_cell(c)]
+    texts += [b for c in nb.cells if c.cell_type == "markdown" for b in solution_blocks(c.source)]
     rest = "\n".join(_outside_solutions(c.source) if c.cell_type == "markdown" else c.source
-                     for c in nb.cells if not course.is_solution_cell(c))
+                     for c in nb.cells if not is_solution_cell(c))
     return [line.strip() for t in texts for line in t.split("\n") if len(line.strip()) >= 30 and line.strip() not in rest]
 
 
 @pytest.fixture(scope="module")
 def student_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("student")
-    assert [p.name for p in course.write_student_edition(out, ROOT)] == [p.name for p in NOTEBOOKS]
+    assert [p.name for p in write_student_edition(out, ROOT)] == [p.name for p in NOTEBOOKS]
     return out
 
 
@@ -180,10 +185,10 @@ def test_student_edition_keeps_no_solution_text(path, student_dir):
     assert not leaked, f"solution text left in the student edition: {leaked[:3]}"
     assert "<summary>Solution" not in text and "colab.research.google.com" not in text
     assert any("Exercises" in c.source for c in student.cells)  # the exercises themselves stay
-    kept = [c for c in full.cells if not course.is_solution_cell(c)]
-    dropped = [c for c in full.cells if course.is_solution_cell(c) and (c.cell_type == "markdown" or is_checks_cell(c))]
+    kept = [c for c in full.cells if not is_solution_cell(c)]
+    dropped = [c for c in full.cells if is_solution_cell(c) and (c.cell_type == "markdown" or is_checks_cell(c))]
     assert len(student.cells) == len(full.cells) - len(dropped)  # solution text and a solution's checks go
-    assert [c.get("outputs") for c in student.cells if c.cell_type == "code" and not course.is_solution_cell(c)] == \
+    assert [c.get("outputs") for c in student.cells if c.cell_type == "code" and not is_solution_cell(c)] == \
         [c.get("outputs") for c in kept if c.cell_type == "code"]  # stored outputs of other cells kept
 
 
@@ -195,7 +200,7 @@ def test_tagged_solution_cells_become_runnable_stubs():
                                           outputs=[nbformat.v4.new_output("stream", text="42\n")]),
                 nbformat.v4.new_markdown_cell("The answer is 42.", metadata={"tags": ["solution"]}),
                 nbformat.v4.new_code_cell("print('after')")]
-    student = course.student_notebook(nb)
+    student = student_notebook(nb)
     assert len(student.cells) == 3
     stub = student.cells[1]
     assert stub.source.startswith("# Exercise 1: compute the answer\n# TODO") and "6 * 7" not in stub.source
@@ -208,11 +213,11 @@ def test_an_unmarked_solution_is_refused():
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("### Solution\nIt is 42.")]
     with pytest.raises(ValueError, match="tag them 'solution'"):
-        course.student_notebook(nb)
+        student_notebook(nb)
 
 
 def test_answer_key_holds_every_solution():
-    key = course.answer_key(ROOT)
+    key = answer_key(ROOT)
     for path in NOTEBOOKS:
         for line in _solution_lines(_read(path)):
             assert line in key
@@ -239,7 +244,7 @@ def test_site_copy_drops_tensorflow_start_up_logging_and_keeps_other_stderr():
         nbformat.v4.new_output("stream", name="stdout", text="I0000 is what a student printed\n"),
         nbformat.v4.new_output("stream", name="stderr", text=cuinit + warning),
     ]), nbformat.v4.new_markdown_cell("text")]
-    out = course.without_tf_logs(nb)
+    out = without_tf_logs(nb)
     outputs = out.cells[0].outputs
     assert [(o.name, o.text) for o in outputs] == [("stdout", "I0000 is what a student printed\n"), ("stderr", warning)]
 
@@ -278,9 +283,9 @@ def test_student_edition_runs_wherever_the_instructors_does(path, student_dir):
     comes after the first solution but the final runtime cells and such checks."""
     full, student = _read(path), _read(student_dir / path.name)
     code = lambda nb: [c for c in nb.cells if c.cell_type == "code"]  # noqa: E731
-    assert [c.source for c in code(student) if not course.is_solution_cell(c)] == \
-        [c.source for c in code(full) if not course.is_solution_cell(c)]
-    for stub in (c for c in code(student) if course.is_solution_cell(c)):
+    assert [c.source for c in code(student) if not is_solution_cell(c)] == \
+        [c.source for c in code(full) if not is_solution_cell(c)]
+    for stub in (c for c in code(student) if is_solution_cell(c)):
         exec(compile(stub.source, "stub", "exec"), {})
     problems = _student_edition_problems(full)
     assert not problems, f"{path.name}: {problems}"
@@ -291,7 +296,7 @@ def _student_edition_problems(nb) -> list[str]:
     problems, lesson, solution_only, first_solution = [], set(dir(builtins)), set(), None
     for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
         bound, read, strings = _names(cell.source)
-        if course.is_solution_cell(cell):
+        if is_solution_cell(cell):
             first_solution = i if first_solution is None else first_solution
             solution_only |= bound - lesson
             continue
@@ -323,7 +328,7 @@ def test_student_edition_check_finds_a_cell_that_needs_a_solution():
 def _exercise_cells_of_02():
     cells = _read(ROOT / "notebooks" / "02_mnist_vae_2d.ipynb").cells
     check = next(c.source for c in cells if c.source.startswith("# Check exercises 6 and 7"))
-    solution = next(c.source for c in cells if course.is_solution_cell(c) and c.source.startswith("# Exercises 6 and 7"))
+    solution = next(c.source for c in cells if is_solution_cell(c) and c.source.startswith("# Exercises 6 and 7"))
     return check, solution
 
 
@@ -376,7 +381,7 @@ def test_run_stores_a_full_mode_run_without_tensorflow_logs(tmp_path, monkeypatc
         "sys.stderr.write('a warning of the course\\n');")]
     path = tmp_path / "nb.ipynb"
     nbformat.write(nb, path)
-    assert course.main(["run", str(path)]) == 0
+    assert main(["run", str(path)]) == 0
     stored = _read(path).cells[0].outputs
     texts = {o.name: o.text for o in stored}
     assert texts["stdout"] == "None None\n" and texts["stderr"] == "a warning of the course\n"

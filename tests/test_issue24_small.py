@@ -73,7 +73,7 @@ def test_version_prints_the_package_version(capsys):
     code, out, err = run_cli(capsys, "--version")
     assert code == EXIT_OK and not err
     assert out == f"vae-tf {vae_tf.__version__}\n"
-    from vae_tf.course import read_project
+    from vae_tf.course.project import read_project
 
     assert vae_tf.__version__ == read_project(ROOT / "pyproject.toml").version  # the released number
 

@@ -10,7 +10,10 @@ round-off-sized number.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -215,7 +218,7 @@ def test_a_stated_phrase_backs_the_number_it_contains(monkeypatch, capsys):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
 def test_stored_outputs_hold_no_tensorflow_start_up_logs(path):
     """Issue 25: `python -m vae_tf.course run` stores notebooks without TensorFlow's start-up noise."""
-    from vae_tf.course import TF_LOG_LINE
+    from vae_tf.course.execution import TF_LOG_LINE
 
     hits = [f"cell {i}: {line[:80]!r}" for i, cell in enumerate(_notebook(path)["cells"])
             for text in _output_texts(cell) for line in text.splitlines() if TF_LOG_LINE.match(line)]
@@ -288,3 +291,29 @@ def test_no_stray_out_values(path):
             if out["output_type"] == "execute_result" and set(out["data"]) == {"text/plain"}:
                 stray.append(f"cell {i}: {''.join(out['data']['text/plain'])[:40]!r}")
     assert not stray, f"{path.name}: stray Out[] values (end the line with ';'): {stray}"
+
+
+# ----------------------------------------------------------------------------- what a notebook's checks import (issue 31)
+NOTEBOOK_MACHINERY = ("nbformat", "nbclient", "nbconvert")
+
+
+def _notebook_machinery_loaded_by(module: str) -> list[str]:
+    """The packages of :data:`NOTEBOOK_MACHINERY` that ``import MODULE`` loads in a fresh interpreter."""
+    script = f"import json, sys, {module}; print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {set(NOTEBOOK_MACHINERY)!r})))"
+    path = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("module", ["vae_tf.course.claims", "vae_tf.course.checks", "vae_tf.course.models"])
+def test_what_a_notebook_imports_from_the_course_loads_no_notebook_machinery(module):
+    """A notebook's `from vae_tf.course.claims import stated` (and notebook 03's shipped model)
+    loads neither nbformat nor nbclient nor nbconvert: those are the course tools' business."""
+    assert _notebook_machinery_loaded_by(module) == []
+
+
+def test_the_course_tools_do_load_nbformat():
+    """The probe above can fail: the badge and install-cell tool does load nbformat."""
+    assert "nbformat" in _notebook_machinery_loaded_by("vae_tf.course.sync")

@@ -17,9 +17,11 @@ from urllib.parse import unquote, urldefrag, urlparse
 import nbformat
 import pytest
 
-from vae_tf import course
+from vae_tf.course.project import course_notebooks
+from vae_tf.course.student import answer_key
+from vae_tf.course.website import build_site
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = course.course_notebooks(ROOT)
+NOTEBOOKS = course_notebooks(ROOT)
 STORED = {p: p.read_bytes() for p in NOTEBOOKS}  # read before the site is built
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -63,7 +65,7 @@ def _closed_port() -> socket.socket:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    return course.build_site(tmp_path_factory.mktemp("site") / "site", ROOT)
+    return build_site(tmp_path_factory.mktemp("site") / "site", ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +212,7 @@ def test_answer_key_numbers_the_exercises_as_the_notebooks_do(site, browser):
     browser shows, per notebook, are the ones the notebook's exercises carry."""
     browser.get((site / "answers.html").as_uri())
     shown = dict(browser.execute_script(ANSWER_NUMBERS))
-    for section in course.answer_key(ROOT).split("\n## ")[1:]:
+    for section in answer_key(ROOT).split("\n## ")[1:]:
         title, _, body = section.partition("\n")
         body = re.sub(r"^```.*?^```", "", body, flags=re.S | re.M)  # code cells: no exercise numbers
         written = [int(n) for n in re.findall(r"^(\d+)\. ", body, re.M)]

@@ -1,5 +1,7 @@
+"""``python -m vae_tf.course``: the course tooling's command line (:mod:`vae_tf.course.cli`)."""
+
 import sys
 
-from . import main
+from .cli import main
 
 sys.exit(main())
