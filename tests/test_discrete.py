@@ -202,7 +202,7 @@ def test_gumbel_vae_api_and_save_load_round_trip(digits, tmp_path):
     model.save(path)
     loaded = keras.models.load_model(path)
     assert isinstance(loaded, GumbelSoftmaxVAE)
-    assert (loaded.n, loaded.k, loaded.beta, loaded.straight_through) == (2, 5, 1.0, False)
+    assert (loaded.n, loaded.num_categories, loaded.beta, loaded.straight_through) == (2, 5, 1.0, False)
     assert float(to_numpy(loaded.temperature)) == pytest.approx(0.55)
     np.testing.assert_array_equal(loaded.encode(x), probs)
     np.testing.assert_array_equal(loaded.reconstruct(x), model.reconstruct(x))
@@ -296,19 +296,52 @@ def test_vq_train_step_logs_exactly_the_loss_terms_and_they_add_up(digits, ema):
     logs = trained.train_on_batch(x, return_dict=True)
     terms = {k: float(np.mean(to_numpy(v))) for k, v in reference.loss_terms(x, training=True).items()}
     names = {"loss", "reconstruction_loss", "commitment_loss", "perplexity"} | (set() if ema else {"codebook_loss"})
-    assert set(logs) == names == {"perplexity", *trained.loss_weights, "loss"}
+    assert set(logs) == names == set(terms) == {"perplexity", *trained.loss_weights, "loss"}
+    assert trained.loss_weights["commitment_loss"] == 0.25  # the raw term, weighted by beta
     for name in names:
         assert logs[name] == pytest.approx(terms[name], rel=1e-5), name
-    assert logs["loss"] == pytest.approx(sum(logs[k] for k in trained.loss_weights), rel=1e-6)
+    assert logs["loss"] == pytest.approx(sum(w * logs[k] for k, w in trained.loss_weights.items()), rel=1e-6)
     if not ema:  # the two terms measure the same distance ||z_e - z_q||^2
-        assert logs["commitment_loss"] == pytest.approx(0.25 * logs["codebook_loss"], rel=1e-5)
-    else:  # codebook_loss is 0 in loss_terms, and the step moved the codebook although SGD(0) moved nothing else
-        assert terms["codebook_loss"] == 0.0
-        assert not np.array_equal(trained.quantizer.codebook.numpy(), reference.quantizer.codebook.numpy())
+        assert logs["commitment_loss"] == pytest.approx(logs["codebook_loss"], rel=1e-5)
     history = vq_vae(ema=ema).fit(digits, epochs=2, batch_size=64, verbose=0).history
-    np.testing.assert_allclose(history["loss"], sum(np.array(history[k]) for k in trained.loss_weights), rtol=1e-6)
+    logged = sum(w * np.array(history[k]) for k, w in trained.loss_weights.items())
+    np.testing.assert_allclose(history["loss"], logged, rtol=1e-6)
     assert all(1.0 <= p <= 8.0 for p in history["perplexity"])
     assert history["loss"][1] < history["loss"][0]
+
+
+def test_the_ema_codebook_moves_exactly_once_per_training_step(digits):
+    """With ``ema``, the codebook moves in the step (SGD(0) moves nothing else), by exactly one EMA
+    step: what one call of ``loss_terms(training=True)`` takes; evaluation leaves it alone."""
+    x = digits[:64]
+    trained, reference = vq_vae(ema=True, seed=3), vq_vae(ema=True, seed=3)
+    trained.compile(optimizer=keras.optimizers.SGD(0.0), jit_compile=False)
+    start = trained.quantizer.codebook.numpy().copy()
+    trained.evaluate(x, batch_size=64, verbose=0)
+    reference.loss_terms(x)  # training=False: no EMA step
+    np.testing.assert_array_equal(trained.quantizer.codebook.numpy(), start)
+    trained.train_on_batch(x)
+    assert not np.array_equal(trained.quantizer.codebook.numpy(), start)
+    reference.loss_terms(x, training=True)  # one EMA step from the same z_e
+    for a, b in zip(trained.quantizer.weights, reference.quantizer.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_networks_that_do_not_fit_are_refused_naming_the_network_and_the_fix():
+    with pytest.raises(vae_tf.InputError, match=r"GumbelSoftmaxVAE's decoder takes codes of width 12 .*n=2, num_categories=5"):
+        GumbelSoftmaxVAE(build_categorical_encoder(2, 5, hidden_units=(8,)), build_categorical_decoder(3, 4, hidden_units=(8,)))
+    flat = vae_tf.build_encoder(latent_dim=4, hidden_units=(8,))
+    with pytest.raises(vae_tf.InputError, match=r"GumbelSoftmaxVAE's encoder must output \[logits, ...\] .*build_categorical_encoder"):
+        GumbelSoftmaxVAE(flat, build_categorical_decoder(2, 2, hidden_units=(8,)))
+    images = keras.Input((28, 28, 1))
+    one_category = keras.Model(images, keras.layers.Reshape((4, 1))(keras.layers.Dense(4)(keras.layers.Flatten()(images))))
+    with pytest.raises(vae_tf.InputError, match="num_categories >= 2"):
+        GumbelSoftmaxVAE(one_category, vae_tf.build_decoder(latent_dim=4, hidden_units=(8,)))
+    arch = {"embedding_dim": 4, "filters": (8, 16)}
+    with pytest.raises(vae_tf.InputError, match=r"VQVAE's decoder takes codes of shape \(7, 7, 3\) .*embedding_dim=4"):
+        VQVAE(build_vq_encoder(**arch), build_vq_decoder(embedding_dim=3, filters=(8, 16)))
+    with pytest.raises(vae_tf.InputError, match=r"VQVAE's decoder outputs shape \(32, 32, 1\)"):
+        VQVAE(build_vq_encoder(**arch), build_vq_decoder((32, 32, 1), **arch))
 
 
 def test_vq_vae_api_prior_and_save_load_round_trip(digits, tmp_path):

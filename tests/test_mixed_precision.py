@@ -84,3 +84,48 @@ def test_the_update_applied_equals_the_float32_update(kind, small_batch):
         # float16 activations flip a few ReLUs near 0, so compare whole tensors: a missing or
         # doubled loss scale would give a relative error near 1, float16 rounding ~1e-2.
         assert np.linalg.norm(mixed - full) < 0.05 * norm, (np.linalg.norm(mixed - full) / norm)
+
+
+def _family_model(name):
+    """A small model of each kind of the family, built under the current global policy."""
+    from vae_tf.family.gumbel import build_categorical_decoder, build_categorical_encoder
+    from vae_tf.family.vqvae import build_vq_decoder, build_vq_encoder
+
+    keras.utils.set_random_seed(0)
+    if name == "ConditionalVAE":
+        return vae_tf.ConditionalVAE(vae_tf.build_encoder(condition_dim=10, **HIDDEN),
+                                     vae_tf.build_decoder(condition_dim=10, **HIDDEN), seed=0)  # fmt: skip
+    if name == "IWAE":
+        return vae_tf.IWAE(vae_tf.build_encoder(**HIDDEN), vae_tf.build_decoder(**HIDDEN), k=3, seed=0)
+    if name == "GumbelSoftmaxVAE":
+        return vae_tf.GumbelSoftmaxVAE(build_categorical_encoder(4, 5, **HIDDEN), build_categorical_decoder(4, 5, **HIDDEN), seed=0)
+    if name.startswith("VQVAE"):
+        arch = {"embedding_dim": 4, "filters": (8, 16)}
+        return vae_tf.VQVAE(build_vq_encoder(**arch), build_vq_decoder(**arch), 8, ema=name.endswith("ema"), seed=0)
+    return _model({"AuxiliaryClassifierVAE": "acvae", "Autoencoder": "autoencoder"}[name])
+
+
+FAMILY = ["ConditionalVAE", "AuxiliaryClassifierVAE", "IWAE", "Autoencoder", "GumbelSoftmaxVAE", "VQVAE", "VQVAE_ema"]
+
+
+@pytest.mark.parametrize("name", FAMILY)
+def test_every_family_model_trains_under_mixed_float16_with_terms_that_add_up(mixed_policy, small_batch, name):
+    x, y = small_batch
+    x, y = vae_tf.binarize_static(x[:64], seed=0), y[:64]
+    model = _family_model(name)
+    assert model.compute_dtype == "float16" and model.encoder.compute_dtype == "float16"
+    # a smaller loss scale than the default 2**15, which overflows float16 and skips the first steps
+    model.compile(optimizer=keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(1e-3), initial_scale=64.0),
+                  jit_compile=False)  # fmt: skip
+    start = [w.copy() for w in model.get_weights()]
+    history = model.fit(x, y, batch_size=32, epochs=1, verbose=0).history  # two steps
+    assert int(model.optimizer.iterations) == 2  # both steps applied, none skipped for overflow
+    assert all(np.isfinite(v).all() for v in history.values()), history
+    assert any(not np.array_equal(a, b) for a, b in zip(model.get_weights(), start))
+    weights = getattr(model, "loss_weights", {})
+    for logs in (history, model.evaluate(x, y, batch_size=32, verbose=0, return_dict=True)):
+        logs = {k: float(np.ravel(v)[-1]) for k, v in logs.items()}
+        if weights:
+            assert logs["loss"] == pytest.approx(sum(w * logs[k] for k, w in weights.items()), rel=1e-5), logs
+    terms = model.loss_terms(keras.ops.convert_to_tensor(x[:8]), keras.ops.convert_to_tensor(y[:8]))
+    assert all(keras.backend.standardize_dtype(t.dtype) == "float32" for t in terms.values())  # losses in float32

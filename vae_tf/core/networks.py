@@ -41,32 +41,45 @@ def check_sigma(sigma) -> float:
 _SQUASHING = ("sigmoid", "softmax", "hard_sigmoid", "tanh", "relu", "softplus")
 
 
-def check_networks(model) -> None:
-    """Raise :class:`vae_tf.InputError` naming the network and the fix unless the encoder gives
-    ``[z_mean, z_log_var, ...]`` of one width, the decoder takes codes of that width (plus the
-    model's condition) and outputs logits (no output activation) of the encoder's image shape."""
-    encoder, decoder, kind = model.encoder, model.decoder, type(model).__name__
-    outputs = getattr(encoder, "outputs", None)
-    if outputs is not None:
-        if len(outputs) < 2 or outputs[0].shape[-1] != outputs[1].shape[-1]:
+#: A VAE's code (:func:`check_networks`): the encoder outputs z_mean and z_log_var of one width, the decoder takes it.
+GAUSSIAN_CODE = ({"z_mean": ("latent_dim",), "z_log_var": ("latent_dim",)}, ("latent_dim",))
+
+
+def check_networks(model, code=GAUSSIAN_CODE, *, build: str = "vae_tf.build_encoder", logits: bool = True) -> dict:
+    """Raise :class:`vae_tf.InputError` naming the network, the shape and the fix unless
+    ``model.encoder``'s first outputs have the shapes ``code[0]`` (``{name: shape}``, batch axis
+    left out, a named size the same wherever it appears), ``model.decoder`` takes codes of shape
+    ``code[1]`` (names, or a function of the sizes) and outputs the encoder's images, as logits
+    (no squashing activation) if ``logits``. ``build`` names a fitting encoder's builder. Returns
+    the sizes by name; subclassed networks (no symbolic shapes) are not checked: ``{}``."""
+    kind, encoder, decoder, sizes = type(model).__name__, model.encoder, model.decoder, {}
+    if all(hasattr(net, "outputs") and hasattr(net, "inputs") for net in (encoder, decoder)):
+        got = [tuple(o.shape[1:]) for o in encoder.outputs]
+        ranks_fit = len(got) >= len(code[0]) and all(len(w) == len(g) for w, g in zip(code[0].values(), got))
+        named = [(name, size) for want, shape in zip(code[0].values(), got) for name, size in zip(want, shape)]
+        if not ranks_fit or any(sizes.setdefault(name, size) != size for name, size in named):
+            wanted = ", ".join(str(shape).replace("'", "") for shape in code[0].values())
             raise InputError(
-                f"{kind}'s encoder must output [z_mean, z_log_var, ...] of one width, got {len(outputs)} output(s) "
-                f"of shapes {[tuple(o.shape) for o in outputs]}: build it with vae_tf.build_encoder (variational=True)."
+                f"{kind}'s encoder must output [{', '.join(code[0])}, ...] of shapes {wanted}, got {len(got)} "
+                f"output(s) of shapes {got}: build it with {build}."
             )
-        images, produced = tuple(encoder.inputs[0].shape[1:]), tuple(getattr(decoder, "outputs", [encoder.inputs[0]])[0].shape[1:])
+        images, produced = tuple(encoder.inputs[0].shape[1:]), tuple(decoder.outputs[0].shape[1:])
         if None not in images + produced and images != produced:
             raise InputError(
                 f"{kind}'s decoder outputs shape {produced} but the encoder takes images of shape {images}: "
                 f"build the decoder with output_shape={images} (vae_tf.build_decoder does)."
             )
-        inputs = getattr(decoder, "inputs", None)
-        if inputs is not None and inputs[0].shape[-1] != outputs[0].shape[-1]:
+        takes = tuple(decoder.inputs[0].shape[1:])
+        wanted = code[1](**sizes) if callable(code[1]) else tuple(sizes[n] for n in code[1])
+        if takes != wanted:
+            describe = lambda shape: f"width {shape[0]}" if len(shape) == 1 else f"shape {shape}"  # noqa: E731
             raise InputError(
-                f"{kind}'s decoder takes codes of width {inputs[0].shape[-1]} but the encoder gives latent_dim="
-                f"{outputs[0].shape[-1]}: build both with the same latent_dim."
+                f"{kind}'s decoder takes codes of {describe(takes)} but the encoder gives "
+                f"{', '.join(f'{n}={d}' for n, d in sizes.items())} (codes of {describe(wanted)}): "
+                f"build both with the same {', '.join(sizes)}."
             )
     last, activation = None, "linear"
-    for last in reversed(getattr(decoder, "layers", [])):  # the last layer that computes, past reshapes
+    for last in reversed(getattr(decoder, "layers", []) if logits else []):  # the last layer that computes
         if not isinstance(last, (keras.layers.Reshape, keras.layers.Flatten, keras.layers.Permute)):
             activation = getattr(getattr(last, "activation", None), "__name__", "linear")
             break
@@ -75,3 +88,4 @@ def check_networks(model) -> None:
             f"{kind}'s decoder ends in a {activation!r} activation (layer {last.name!r}); it must output logits, "
             f"which the likelihood turns into pixel means: build its last layer with activation=None."
         )
+    return sizes

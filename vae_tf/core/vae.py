@@ -89,20 +89,6 @@ class VAE(ChecksImageArrays, keras.Model):
             tracker.update_state(terms[tracker.name])
         return step_logs(self.metrics)
 
-    def train_on_loss_terms(self, data):
-        """The ``train_step`` of a model whose loss is all in :meth:`loss_terms` (the family's
-        models): the step above, with the per-example terms from ``loss_terms(x, y, training=True)``
-        and every metric updated from the term of its name."""
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            terms = self.loss_terms(pixels_of(x, self.image_shape), y, training=True)
-            scaled_loss = self.optimizer.scale_loss(global_batch_mean(terms["loss"]))
-        gradients = tape.gradient(scaled_loss, self.trainable_weights)
-        self.optimizer.apply(gradients, self.trainable_weights)
-        for tracker in self.metrics:
-            tracker.update_state(terms[tracker.name])
-        return step_logs(self.metrics)
-
     def loss_terms(self, x, y=None, training=False) -> dict:
         """``train_step``'s terms without the gradient step: float32 tensors ``(batch,)`` in nats,
         ``{"loss", "reconstruction_loss", "kl_loss"}``, one ``z ~ q(z|x)`` per image. ``x``:

@@ -12,12 +12,10 @@ import keras
 import numpy as np
 from keras import ops
 
-import tensorflow as tf
-
 from ..core.inputs import ChecksImageArrays, InputError, as_finite, as_model_input, in_batches, pixels_of
 from ..core.losses import bernoulli_log_likelihood, gaussian_log_likelihood
-from ..core.replicas import global_batch_mean, step_logs
-from ..core.networks import deserialize_networks
+from ..core.networks import check_networks, deserialize_networks
+from .step import SharedStep
 
 AE_LOSSES = ("bernoulli", "gaussian", "squared_error")
 CORRUPTIONS = (None, "gaussian", "masking")
@@ -44,7 +42,7 @@ def corrupt(x, kind: str | None, level: float, seed=None):
 
 
 @keras.saving.register_keras_serializable(package="vae_tf")
-class Autoencoder(ChecksImageArrays, keras.Model):
+class Autoencoder(SharedStep, ChecksImageArrays, keras.Model):
     """Deterministic autoencoder trained on reconstruction loss only.
 
     Args:
@@ -90,10 +88,12 @@ class Autoencoder(ChecksImageArrays, keras.Model):
                 f"noise_level={noise_level!r} has no effect without a corruption; "
                 f"pass corruption='gaussian' or 'masking' for a denoising autoencoder."
             )
-        _check_shapes(encoder, decoder)
         self.encoder = encoder
         self.decoder = decoder
         self.reconstruction = loss
+        # the code is the encoder's first output, h (a VAE encoder's z_mean); logits unless squared_error
+        check_networks(self, ({"h": ("code_dim",)}, ("code_dim",)), build="vae_tf.build_encoder(variational=False)",
+                       logits=self.inputs_are_pixels)
         self.sigma = float(sigma)
         self.corruption = corruption
         self.noise_level = float(noise_level)
@@ -106,19 +106,11 @@ class Autoencoder(ChecksImageArrays, keras.Model):
     def metrics(self):
         return [self.loss_tracker]
 
-    def train_step(self, data):
-        x = self.images_of(data)
-        with tf.GradientTape() as tape:
-            loss = self.per_example_loss(x, training=True)  # (batch,): corrupt, encode, decode, compare
-            scaled_loss = self.optimizer.scale_loss(global_batch_mean(loss))
-        gradients = tape.gradient(scaled_loss, self.trainable_weights)
-        self.optimizer.apply(gradients, self.trainable_weights)
-        self.loss_tracker.update_state(loss)
-        return step_logs(self.metrics)
-
-    def test_step(self, data):
-        self.loss_tracker.update_state(self.per_example_loss(self.images_of(data)))
-        return step_logs(self.metrics)
+    def loss_terms(self, x, y=None, training: bool = False) -> dict:
+        """``{"loss": ...}``: the reconstruction loss of each example, float32 ``(batch,)`` (nats, or
+        summed squared error), written in :meth:`per_example_loss`; ``y`` is ignored. The shared
+        step (:mod:`vae_tf.family.step`) trains on it."""
+        return {"loss": self.per_example_loss(x, training=training)}
 
     def images_of(self, data):
         """The batch's inputs as float32: pixels by the pixel rule, or any reals for ``"squared_error"``."""
@@ -216,18 +208,3 @@ class Autoencoder(ChecksImageArrays, keras.Model):
     def from_config(cls, config: dict, custom_objects=None):
         return cls(**deserialize_networks(config, custom_objects))
 
-
-def _check_shapes(encoder: keras.Model, decoder: keras.Model) -> None:
-    """Raise ``ValueError`` if the encoder's code width is not the decoder's input width, or
-    the decoder's output shape is not the encoder's image shape (functional models only)."""
-    try:
-        code = encoder.outputs[0].shape[-1]
-        z_in = decoder.inputs[0].shape[-1]
-        image = tuple(encoder.inputs[0].shape[1:])
-        out = tuple(decoder.outputs[0].shape[1:])
-    except (AttributeError, IndexError, TypeError, ValueError):
-        return  # subclassed models: shapes are only known once called
-    if code is not None and z_in is not None and code != z_in:
-        raise ValueError(f"the encoder's code has width {code} but the decoder expects inputs of width {z_in}.")
-    if None not in image + out and image != out:
-        raise ValueError(f"the decoder outputs shape {out} but the encoder takes images of shape {image}.")

@@ -21,9 +21,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from ..core.inputs import InputError, as_class_indices, check_count, in_batches
+from ..core.arrays import as_class_indices
+from ..core.inputs import InputError, check_count, in_batches
 from ..core.losses import kl_divergence, reconstruction_log_likelihood
 from ..core.vae import VAE
+from .step import SharedStep
 
 
 def condition_width(model: keras.Model, which: str) -> int:
@@ -35,12 +37,12 @@ def condition_width(model: keras.Model, which: str) -> int:
     return int(model.inputs[1].shape[-1])
 
 
-class DigitConditionedVAE(VAE):
+class DigitConditionedVAE(SharedStep, VAE):
     """What the digit-conditioned VAEs share: ``num_classes``, labels checked in ``fit`` and
     ``evaluate``, ``digits=`` in ``encode``/``decode``/``reconstruct``/``sample``, and
     :meth:`digit_style_grid`. The decoder takes ``[z, condition]`` with a condition of width
-    ``num_classes``. Training runs :meth:`vae_tf.VAE.train_on_loss_terms` on the subclass's
-    :meth:`loss_terms`."""
+    ``num_classes``. Training runs the family's shared step (:mod:`vae_tf.family.step`) on the
+    subclass's :meth:`loss_terms`."""
 
     conditions_on_digits = True
 
@@ -54,9 +56,6 @@ class DigitConditionedVAE(VAE):
                 f"the decoder must take [z, condition] with a condition of width num_classes={self.num_classes}: "
                 f"build it with build_decoder(..., condition_dim={self.num_classes})."
             )
-
-    def train_step(self, data):
-        return self.train_on_loss_terms(data)
 
     def needs_labels(self) -> InputError:
         return InputError(

@@ -22,6 +22,7 @@ from .bounds import importance_log_weights, iwae_bound
 from ..core.inputs import check_count
 from ..core.losses import kl_divergence
 from ..core.vae import VAE
+from .step import SharedStep
 
 
 #: Training objectives of :class:`IWAE`.
@@ -29,7 +30,7 @@ OBJECTIVES = ("iwae", "elbo")
 
 
 @keras.saving.register_keras_serializable(package="vae_tf")
-class IWAE(VAE):
+class IWAE(SharedStep, VAE):
     """Importance-weighted autoencoder: :class:`vae_tf.VAE` with the ``k``-sample IWAE objective.
 
     Args:
@@ -91,9 +92,6 @@ class IWAE(VAE):
     def metrics(self):
         return [*super().metrics, self.iwae_gain_tracker]
 
-    def train_step(self, data):
-        return self.train_on_loss_terms(data)
-
     def loss_terms(self, x, y=None, training: bool = False) -> dict[str, Any]:
         """Per-example terms in nats (float32), each ``(batch,)``: ``loss``,
         ``reconstruction_loss``, ``kl_loss`` and ``iwae_gain`` (class docstring). ``y`` is ignored."""
@@ -102,7 +100,7 @@ class IWAE(VAE):
             return {**terms, "iwae_gain": ops.zeros_like(terms["loss"])}
         z_mean, z_log_var = self.posterior(x, training=training)
         repeat = lambda t: ops.repeat(ops.expand_dims(t, 0), self.k, axis=0)  # noqa: E731
-        z = self.sampling([repeat(z_mean), repeat(z_log_var)])  # (k, batch, latent)
+        z = ops.cast(self.sampling([repeat(z_mean), repeat(z_log_var)]), "float32")  # (k, batch, latent)
         decode = lambda codes: self.decoder(codes, training=training)  # noqa: E731
         log_w, log_px_z = importance_log_weights(x, z, z_mean, z_log_var, decode, self.likelihood, self.sigma)
         neg_bound = -iwae_bound(log_w, axis=0)

@@ -6,16 +6,18 @@ two stride-2 convolutions); each vector is replaced by its nearest entry of a co
 vectors ``e_1..e_K`` (:class:`VectorQuantizer`), and the decoder maps that grid ``z_q`` back to
 pixel logits. The argmin has no gradient, so the decoder's gradient is copied to the encoder
 unchanged (straight-through): the decoder is fed ``z_e + stop_gradient(z_q - z_e)``, equal to
-``z_q`` forward. Per image, summed over grid positions and the ``D`` dimensions::
+``z_q`` forward. Per image, summed over grid positions and the ``D`` dimensions, written in
+:meth:`VQVAE.loss_terms` and trained by the family's shared step (:mod:`vae_tf.family.step`)::
 
     reconstruction_loss = -log p(x | z_q)                     nats
     codebook_loss       = ||stop_gradient(z_e) - z_q||^2      moves the codebook only
-    commitment_loss     = beta * ||z_e - stop_gradient(z_q)||^2   moves the encoder only; weighted
-    loss = reconstruction_loss + codebook_loss + commitment_loss
+    commitment_loss     = ||z_e - stop_gradient(z_q)||^2      moves the encoder only
+    loss = reconstruction_loss + codebook_loss + beta * commitment_loss
 
 (the squared distances are not nats: the paper's loss adds them as they are). With ``ema=True``
 the codebook is not trained by gradient but set to exponential moving averages of the vectors
-assigned to each code (the paper's appendix), and ``codebook_loss`` is absent. ``perplexity``,
+assigned to each code (the paper's appendix), once per training step, and ``codebook_loss`` is
+absent. ``perplexity``,
 ``exp`` of the entropy of the batch's code usage (1 when one code is used, ``K`` when all are
 used equally), is logged but is not part of ``loss``.
 
@@ -38,8 +40,8 @@ from keras import ops
 from ..core.architectures import check_architecture
 from ..core.inputs import ChecksImageArrays, InputError, as_model_input, check_count, in_batches, pixels_of
 from ..core.losses import check_likelihood, pixel_mean, reconstruction_log_likelihood
-from ..core.networks import check_beta, check_sigma, deserialize_networks
-from ..core.replicas import global_batch_mean, step_logs
+from ..core.networks import check_beta, check_networks, check_sigma, deserialize_networks
+from .step import SharedStep
 
 
 def build_vq_encoder(
@@ -101,7 +103,9 @@ class VectorQuantizer(keras.layers.Layer):
 
     Call with ``z_e`` ``(..., embedding_dim)``; returns ``(z_q, indices)``: the nearest codebook
     vectors (squared Euclidean distance; the first of equally near ones), same shape as ``z_e`` and
-    differentiable in the codebook only, and their int indices ``z_e.shape[:-1]``.
+    differentiable in the codebook only, and their int indices ``z_e.shape[:-1]``. With ``ema``, a
+    call with ``training=True`` then takes one EMA step (:meth:`update_codebook`), as Keras's
+    ``BatchNormalization`` updates its moving statistics; ``z_q`` is the codebook's before the step.
 
     Args:
         num_embeddings: ``K``, the number of codes.
@@ -155,9 +159,12 @@ class VectorQuantizer(keras.layers.Layer):
         )
         return ops.reshape(d, (*ops.shape(z_e)[:-1], self.num_embeddings))
 
-    def call(self, z_e):
+    def call(self, z_e, training=False):
         indices = ops.argmin(self.squared_distances(z_e), axis=-1)
-        return self.lookup(indices), indices
+        z_q = self.lookup(indices)
+        if training and self.ema:
+            self.update_codebook(z_e, indices)
+        return z_q, indices
 
     def lookup(self, indices):
         """The codebook vectors of int ``indices`` (any shape): ``(*indices.shape, embedding_dim)``."""
@@ -170,13 +177,18 @@ class VectorQuantizer(keras.layers.Layer):
         """One EMA step (needs ``ema=True``): with ``n_j`` the vectors of ``z_e`` assigned to code
         ``j`` by ``indices`` and ``s_j`` their sum, ``N_j <- decay N_j + (1 - decay) n_j``,
         ``m_j <- decay m_j + (1 - decay) s_j``, ``e_j = m_j / N~_j`` with the Laplace-smoothed
-        counts ``N~_j = (N_j + epsilon) / (N + K epsilon) N``, ``N = sum_j N_j``."""
+        counts ``N~_j = (N_j + epsilon) / (N + K epsilon) N``, ``N = sum_j N_j``. In float32; under
+        ``tf.distribute``, ``n_j`` and ``s_j`` count the vectors of every replica's part of the batch."""
         if not self.ema:
             raise ValueError("update_codebook needs a VectorQuantizer built with ema=True.")
-        flat = ops.reshape(ops.cast(z_e, self.codebook.dtype), (-1, self.embedding_dim))
-        assigned = ops.one_hot(ops.reshape(indices, (-1,)), self.num_embeddings, dtype=flat.dtype)  # (M, K)
-        self.ema_count.assign(self.decay * self.ema_count + (1.0 - self.decay) * ops.sum(assigned, axis=0))
-        self.ema_sum.assign(self.decay * self.ema_sum + (1.0 - self.decay) * ops.matmul(ops.transpose(assigned), flat))
+        flat = ops.reshape(ops.cast(z_e, "float32"), (-1, self.embedding_dim))
+        assigned = ops.one_hot(ops.reshape(indices, (-1,)), self.num_embeddings, dtype="float32")  # (M, K)
+        counts, sums = ops.sum(assigned, axis=0), ops.matmul(ops.transpose(assigned), flat)
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:  # the global batch's statistics
+            counts, sums = context.all_reduce(tf.distribute.ReduceOp.SUM, [counts, sums])
+        self.ema_count.assign(self.decay * self.ema_count + (1.0 - self.decay) * counts)
+        self.ema_sum.assign(self.decay * self.ema_sum + (1.0 - self.decay) * sums)
         total = ops.sum(self.ema_count)
         smoothed = (self.ema_count + self.epsilon) / (total + self.num_embeddings * self.epsilon) * total
         self.codebook.assign(self.ema_sum / ops.expand_dims(smoothed, 1))
@@ -191,8 +203,8 @@ class VectorQuantizer(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="vae_tf")
-class VQVAE(ChecksImageArrays, keras.Model):
-    """Vector-quantised VAE (module docstring).
+class VQVAE(SharedStep, ChecksImageArrays, keras.Model):
+    """Vector-quantised VAE (module docstring; its loss is :meth:`loss_terms`).
 
     Args:
         encoder: images to a grid ``(batch, h', w', D)`` (:func:`build_vq_encoder`).
@@ -204,8 +216,8 @@ class VQVAE(ChecksImageArrays, keras.Model):
         seed: seed of the codebook's initialiser.
 
     Logged: ``loss``, ``reconstruction_loss``, ``codebook_loss`` (not with ``ema``) and
-    ``commitment_loss`` (already times ``beta``), per-image means, with ``loss`` their sum; and
-    ``perplexity``, the mean over batches of :func:`code_perplexity`. Raises ``ValueError`` for a
+    ``commitment_loss``, per-image means, with ``loss = sum(loss_weights[t] * t)``: ``beta``
+    weighs the commitment loss; and ``perplexity``, the mean over batches of :func:`code_perplexity`. Raises ``ValueError`` for a
     bad argument and :class:`vae_tf.InputError` for networks that do not fit.
     """
 
@@ -226,20 +238,17 @@ class VQVAE(ChecksImageArrays, keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        grid, wanted = tuple(encoder.outputs[0].shape[1:]), tuple(decoder.inputs[0].shape[1:])
-        if len(grid) != 3 or grid != wanted:
-            raise InputError(
-                f"the encoder's grid {grid} must be what the decoder takes, {wanted}: build both with the same "
-                "embedding_dim and filters (build_vq_encoder, build_vq_decoder)."
-            )
         self.encoder = encoder
         self.decoder = decoder
+        grid = ("height", "width", "embedding_dim")  # the decoder takes the grid of z_e, quantised
+        sizes = check_networks(self, ({"z_e": grid}, grid), build="vae_tf.family.vqvae.build_vq_encoder")
         self.beta = check_beta(beta)
         self.likelihood = check_likelihood(likelihood)
         self.sigma = check_sigma(sigma)
         self.seed = seed
-        self.quantizer = VectorQuantizer(
-            num_embeddings, int(grid[-1]), ema, decay, epsilon, seed=seed, name="quantizer"
+        embedding_dim = int(sizes["embedding_dim"])
+        self.quantizer = VectorQuantizer(  # in float32, also under mixed precision
+            num_embeddings, embedding_dim, ema, decay, epsilon, seed=seed, dtype="float32", name="quantizer"
         )
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
@@ -256,9 +265,9 @@ class VQVAE(ChecksImageArrays, keras.Model):
 
     @property
     def loss_weights(self) -> dict:
-        """``loss = reconstruction_loss + [codebook_loss +] commitment_loss``; ``perplexity`` is not a term."""
-        weights = {"reconstruction_loss": 1.0, "codebook_loss": 1.0, "commitment_loss": 1.0}
-        return {k: w for k, w in weights.items() if not (self.ema and k == "codebook_loss")}
+        """``loss = reconstruction_loss + [codebook_loss +] beta * commitment_loss``; ``perplexity`` is not a term."""
+        codebook = {} if self.ema else {"codebook_loss": 1.0}
+        return {"reconstruction_loss": 1.0, **codebook, "commitment_loss": self.beta}
 
     @property
     def ema(self) -> bool:
@@ -268,57 +277,21 @@ class VQVAE(ChecksImageArrays, keras.Model):
     def num_embeddings(self) -> int:
         return self.quantizer.num_embeddings
 
-    def train_step(self, data):
-        x = pixels_of(data, self.image_shape)  # float32 images in [0, 1]; labels, if any, unused
-        with tf.GradientTape() as tape:
-            z_e = ops.cast(self.encoder(x, training=True), "float32")  # (batch, h', w', D)
-            z_q, indices = self.quantizer(z_e)  # nearest codebook vectors, and their indices (batch, h', w')
-            z_st = z_e + ops.stop_gradient(z_q - z_e)  # z_q forward; the gradient goes to z_e
-            logits = ops.cast(self.decoder(z_st, training=True), "float32")
-            reconstruction_loss = -reconstruction_log_likelihood(x, logits, self.likelihood, self.sigma)
-            commitment_loss = self.beta * ops.sum(ops.square(z_e - ops.stop_gradient(z_q)), axis=(1, 2, 3))
-            loss = reconstruction_loss + commitment_loss
-            if not self.ema:  # the codebook learns from this term (with ema, from update_codebook)
-                codebook_loss = ops.sum(ops.square(ops.stop_gradient(z_e) - z_q), axis=(1, 2, 3))
-                loss = loss + codebook_loss
-            scaled_loss = self.optimizer.scale_loss(global_batch_mean(loss))
-        gradients = tape.gradient(scaled_loss, self.trainable_weights)
-        self.optimizer.apply(gradients, self.trainable_weights)
-        if self.ema:
-            self.quantizer.update_codebook(z_e, indices)
-        else:
-            self.codebook_loss_tracker.update_state(codebook_loss)
-        self.loss_tracker.update_state(loss)
-        self.reconstruction_loss_tracker.update_state(reconstruction_loss)
-        self.commitment_loss_tracker.update_state(commitment_loss)
-        self.perplexity_tracker.update_state(code_perplexity(indices, self.num_embeddings))
-        return step_logs(self.metrics)
-
-    def test_step(self, data):
-        terms = self.loss_terms(pixels_of(data, self.image_shape))
-        for tracker in self.metrics:
-            tracker.update_state(terms[tracker.name])
-        return step_logs(self.metrics)
-
     def loss_terms(self, x, y=None, training: bool = False) -> dict:
-        """``train_step``'s terms without the gradient step (nor an EMA update): float32 ``(batch,)``
-        ``loss``, ``reconstruction_loss``, ``codebook_loss`` (0 with ``ema``), ``commitment_loss``,
-        and the batch's scalar ``perplexity``. ``x``: float images ``(batch, *image_shape)``; ``y`` is ignored."""
-        z_e = ops.cast(self.encoder(x, training=training), "float32")
-        z_q, indices = self.quantizer(z_e)
-        logits = ops.cast(self.decoder(z_e + ops.stop_gradient(z_q - z_e), training=training), "float32")
-        reconstruction_loss = -reconstruction_log_likelihood(x, logits, self.likelihood, self.sigma)
-        commitment_loss = self.beta * ops.sum(ops.square(z_e - ops.stop_gradient(z_q)), axis=(1, 2, 3))
-        codebook_loss = ops.sum(ops.square(ops.stop_gradient(z_e) - z_q), axis=(1, 2, 3))
-        if self.ema:
-            codebook_loss = ops.zeros_like(codebook_loss)
-        return {
-            "loss": reconstruction_loss + codebook_loss + commitment_loss,
-            "reconstruction_loss": reconstruction_loss,
-            "codebook_loss": codebook_loss,
-            "commitment_loss": commitment_loss,
-            "perplexity": code_perplexity(indices, self.num_embeddings),
-        }
+        """The loss, per image, float32 ``(batch,)``: ``reconstruction_loss`` (nats),
+        ``codebook_loss`` (not with ``ema``), ``commitment_loss`` and ``loss`` (module docstring);
+        and the batch's scalar ``perplexity``. ``x``: float images ``(batch, *image_shape)``; ``y`` is
+        ignored. With ``ema`` and ``training=True`` the call also takes the codebook's EMA step."""
+        z_e = ops.cast(self.encoder(x, training=training), "float32")  # (batch, h', w', D)
+        z_q, indices = self.quantizer(z_e, training=training)  # nearest codebook vectors; indices (batch, h', w')
+        z_st = z_e + ops.stop_gradient(z_q - z_e)  # z_q forward; the gradient goes to z_e (straight-through)
+        logits = ops.cast(self.decoder(z_st, training=training), "float32")
+        terms = {"reconstruction_loss": -reconstruction_log_likelihood(x, logits, self.likelihood, self.sigma),
+                 "commitment_loss": ops.sum(ops.square(z_e - ops.stop_gradient(z_q)), axis=(1, 2, 3))}  # fmt: skip
+        if not self.ema:  # the codebook learns from this term (with ema, from the quantizer's EMA step)
+            terms["codebook_loss"] = ops.sum(ops.square(ops.stop_gradient(z_e) - z_q), axis=(1, 2, 3))
+        terms["loss"] = sum(weight * terms[name] for name, weight in self.loss_weights.items())
+        return {**terms, "perplexity": code_perplexity(indices, self.num_embeddings)}
 
     def call(self, inputs, training: bool = False):
         """Reconstructions: the pixel means of the decoded quantised grid ``(batch, *image_shape)``."""
