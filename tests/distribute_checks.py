@@ -2,7 +2,8 @@
 split must be set before it initialises, which the pytest process has already done).
 
     python tests/distribute_checks.py equivalence        # 2 logical CPUs vs one device
-    python tests/distribute_checks.py family             # every model under MirroredStrategy
+    python tests/distribute_checks.py family OUT_DIR     # every model under MirroredStrategy
+    python tests/distribute_checks.py vq_ema             # the VQ-VAE's EMA codebook: 2 replicas vs one device
     python tests/distribute_checks.py worker OUT_DIR     # one MultiWorkerMirroredStrategy worker
     python tests/distribute_checks.py upstream           # the upstream bugs vae_tf.replicas works around
 
@@ -88,7 +89,9 @@ def family() -> None:
     strategy = distribute.strategy_from_name("mirrored", logical_cpus=2)
     import keras
 
-    small = {"hidden_units": (32,)}
+    from vae_tf.family import gumbel, vqvae
+
+    small, grid = {"hidden_units": (32,)}, {"embedding_dim": 4, "filters": (8, 16)}
     builders = {
         "VAE": lambda: vae_tf.VAE(vae_tf.build_encoder(**small), vae_tf.build_decoder(**small), seed=1),
         "ConditionalVAE": lambda: vae_tf.ConditionalVAE(
@@ -103,6 +106,12 @@ def family() -> None:
         "Autoencoder": lambda: vae_tf.Autoencoder(
             vae_tf.build_encoder(variational=False, **small), vae_tf.build_decoder(**small)
         ),
+        "IWAE": lambda: vae_tf.IWAE(vae_tf.build_encoder(**small), vae_tf.build_decoder(**small), k=3, seed=1),
+        "GumbelSoftmaxVAE": lambda: vae_tf.GumbelSoftmaxVAE(
+            gumbel.build_categorical_encoder(4, 5, **small), gumbel.build_categorical_decoder(4, 5, **small), seed=1
+        ),
+        "VQVAE": lambda: vae_tf.VQVAE(vqvae.build_vq_encoder(**grid), vqvae.build_vq_decoder(**grid), 8, seed=1),
+        "VQVAE_ema": lambda: vae_tf.VQVAE(vqvae.build_vq_encoder(**grid), vqvae.build_vq_decoder(**grid), 8, ema=True, seed=1),
     }
     x, y = images(128)
     out = Path(sys.argv[2])
@@ -127,9 +136,47 @@ def family() -> None:
             "loaded_class": type(loaded).__name__,
             "steps_per_execution": int(model.steps_per_execution),
             "replicas": model.distribute_strategy.num_replicas_in_sync,
-            "loss_weights": {} if name == "Autoencoder" else model.loss_weights,
+            "loss_weights": getattr(model, "loss_weights", {}),
         }
     report(result)
+
+
+def vq_ema() -> None:
+    """A VQ-VAE with the EMA codebook trained two SGD steps of 8 examples (4 per replica) on one
+    device and on 2 replicas from the same weights: each replica's codebook and EMA state equal
+    one device's, which needs the code counts and sums of both halves of the batch."""
+    strategy = distribute.strategy_from_name("mirrored", logical_cpus=2)
+    import keras
+    import tensorflow as tf
+    from vae_tf.family.vqvae import build_vq_decoder, build_vq_encoder
+
+    def model(weights=None):
+        keras.utils.set_random_seed(0)
+        grid = {"embedding_dim": 4, "filters": (8, 16)}
+        vq = vae_tf.VQVAE(build_vq_encoder(**grid), build_vq_decoder(**grid), 8, ema=True, decay=0.5, seed=0)
+        if weights is not None:
+            vq.set_weights(weights)
+        vq.compile(optimizer=keras.optimizers.SGD(0.05))
+        return vq
+
+    x, _ = images(16)
+    single = model()
+    start = {w.path: keras.ops.convert_to_numpy(w) for w in single.quantizer.weights}
+    weights = single.get_weights()
+    single.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    with strategy.scope():
+        mirrored = model(weights)
+    mirrored.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    per_replica = strategy.run(lambda: [tf.identity(w) for w in mirrored.quantizer.weights])  # each replica's copy
+    replicas = [[np.array(t) for t in local] for local in strategy.experimental_local_results(per_replica)]
+    one = [keras.ops.convert_to_numpy(w) for w in single.quantizer.weights]
+    report({
+        "replicas": strategy.num_replicas_in_sync,
+        "steps": [int(keras.ops.convert_to_numpy(m.optimizer.iterations)) for m in (single, mirrored)],
+        "names": [w.name for w in single.quantizer.weights],
+        "moved": max(float(np.max(np.abs(a - start[w.path]))) for a, w in zip(one, single.quantizer.weights)),
+        "max_relative_diff": max(float(np.max(np.abs(a - b)) / np.max(np.abs(b))) for local in replicas for a, b in zip(local, one)),
+    })  # fmt: skip
 
 
 def upstream() -> None:
@@ -176,4 +223,4 @@ def worker() -> None:
 
 
 if __name__ == "__main__":
-    {"equivalence": equivalence, "family": family, "worker": worker, "upstream": upstream}[sys.argv[1]]()
+    {"equivalence": equivalence, "family": family, "vq_ema": vq_ema, "worker": worker, "upstream": upstream}[sys.argv[1]]()
