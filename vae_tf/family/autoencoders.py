@@ -4,6 +4,10 @@ An autoencoder maps an image to a code and back, ``x -> h = f(x) -> x_hat = g(h)
 trained on reconstruction alone: no prior on ``h``, no KL term. Use the same builders as the
 VAE: ``build_encoder(variational=False)`` (one output, the code ``h``) and ``build_decoder``
 (logits). A *denoising* autoencoder corrupts its input and reconstructs the clean image.
+
+The loss, per example: ``-log p(x | g(f(x~)))`` in nats (Bernoulli or Gaussian pixels), or the
+summed squared error for ``loss="squared_error"``, with ``x~`` the (corrupted) input; written in
+:meth:`Autoencoder.per_example_loss` and trained by the family's shared step (:mod:`vae_tf.family.step`).
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ A classifier sub-network predicts the digit from the image; its softmax output i
 with ``z`` into the decoder (and, optionally, with the image features into the encoder), and
 the loss adds ``classification_weight`` times the classifier's cross-entropy. Labels are needed
 for training only; reconstruction uses the classifier's own prediction.
+
+The loss, per image, in nats: ``-log p(x | z, p) + beta KL(q(z | x[, p]) || N(0, I)) + w CE(y, p)``
+with ``p`` the classifier's softmax and ``w = classification_weight``; written in
+:meth:`AuxiliaryClassifierVAE.loss_terms` and trained by the family's shared step (:mod:`vae_tf.family.step`).
 """
 
 from __future__ import annotations

@@ -13,6 +13,11 @@ generation sets the digit part to a one-hot vector and draws ``z ~ N(0, I)``;
 :func:`vae_tf.tools.plotting.plot_digit_style_grid` draws one (a row per style, a column per digit).
 Training data are ``(images, labels)`` with images in ``[0, 1]`` and integer labels in
 ``[0, num_classes)``. :func:`conditional_neg_elbo` and :func:`digit_marginal_bound` score them.
+
+The ConditionalVAE's loss, per image, in nats: ``-log p(x | z, y) + beta KL(q(z | x, y) || N(0, I))``,
+one ``z ~ q(z | x, y)``: :meth:`vae_tf.VAE.loss_terms` with :meth:`ConditionalVAE.posterior` and
+:meth:`DigitConditionedVAE.decoder_logits` conditioned on ``y``, trained by the family's shared step
+(:mod:`vae_tf.family.step`).
 """
 
 from __future__ import annotations

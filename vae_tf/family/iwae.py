@@ -6,7 +6,8 @@ Same encoder, decoder and prior as the VAE; only the objective differs. Per exam
 
     loss = -L_k(x) = -log (1/k) sum_i w_i          (nats)
 
-``E[L_1] = ELBO <= E[L_k] <= E[L_{k+1}] <= log p(x)``. The log-weights come from
+``E[L_1] = ELBO <= E[L_k] <= E[L_{k+1}] <= log p(x)``. The loss is written in :meth:`IWAE.loss_terms`
+and trained by the family's shared step (:mod:`vae_tf.family.step`); the log-weights come from
 :func:`vae_tf.family.bounds.importance_log_weights`, the function the held-out estimator
 :func:`vae_tf.iwae_log_likelihood` uses.
 """
