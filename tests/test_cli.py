@@ -62,9 +62,9 @@ def _check_history_adds_up(history: dict, beta: float, epochs: int) -> None:
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """One real quick run: ``python -m vae_tf train --quick --out DIR``."""
+    """One real quick run: ``python -m vae_tf train --quick --out DIR --tensorboard tb``."""
     cwd = tmp_path_factory.mktemp("quick")
-    result = run_cli("--quick", "--out", "run", cwd=cwd)
+    result = run_cli("--quick", "--out", "run", "--tensorboard", "tb", cwd=cwd)
     return cwd / "run", result
 
 
@@ -106,7 +106,25 @@ def test_quick_run_writes_loadable_model_history_metrics_and_figures(quick_run):
 
     state = _read_json(out / "checkpoint" / "state.json")
     assert state["epoch"] == 2 and (out / "checkpoint" / state["model_file"]).is_file()
+    assert sorted(p.name for p in (out / "checkpoint").iterdir()) == ["epoch-0002.keras", "state.json"]
     assert not [p.name for p in out.rglob(".*tmp*")]  # no temporary files left behind
+    _check_csv_is_the_history(out, epochs=2)
+    # --tensorboard: Keras's TensorBoard callback wrote event files for training and validation.
+    for split in ("train", "validation"):
+        assert list((out.parent / "tb" / split).glob("events.out.tfevents.*")), split
+
+
+def _check_csv_is_the_history(out: Path, epochs: int) -> None:
+    """history.csv (keras.callbacks.CSVLogger: one row per completed epoch, counted from 0) holds
+    the numbers of history.json."""
+    import csv
+
+    with open(out / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    history = _read_json(out / "history.json")
+    assert [int(r["epoch"]) for r in rows] == list(range(epochs))
+    for key in ("loss", "val_loss", "kl_loss"):
+        assert [float(r[key]) for r in rows] == history[key], key
 
 
 def test_rerun_into_a_finished_run_is_refused_and_resume_with_other_settings_fails(quick_run, capsys):
@@ -255,24 +273,27 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path, capsys):
 
 
 def test_nan_stop_keeps_the_last_good_checkpoint(tmp_path):
-    """Unit test of the callbacks: a non-finite epoch after good ones is not checkpointed."""
-    from vae_tf.app.training import EpochCheckpoint, FiniteLossStop, read_state
+    """Unit test of the callbacks in fit_epochs' order: a non-finite epoch after good ones is not
+    checkpointed, and the model ModelCheckpoint wrote for it is discarded."""
+    from vae_tf.app.training import MODEL_PATTERN, NaNStop, RunState, discard_unsaved, read_state
 
     model = vae_tf.VAE(vae_tf.build_encoder(latent_dim=2), vae_tf.build_decoder(latent_dim=2))
     model.compile(optimizer="adam")
-    stop, state = FiniteLossStop(), {"epoch": 0, "history": {}}
-    checkpoint = EpochCheckpoint(tmp_path, state, nan_stop=stop)
-    for cb in (stop, checkpoint):
+    stop, state = NaNStop(), {"epoch": 0, "history": {}}
+    callbacks = [stop, keras.callbacks.ModelCheckpoint(str(tmp_path / MODEL_PATTERN)), RunState(tmp_path, state, nan_stop=stop)]
+    for cb in callbacks:
         cb.set_model(model)
     good = {"loss": 200.0, "reconstruction_loss": 190.0, "kl_loss": 10.0}
     for epoch, logs in enumerate([good, good, {**good, "loss": float("nan")}]):
-        for cb in (stop, checkpoint):
+        for cb in callbacks:
             cb.on_epoch_begin(epoch)
-        for cb in (stop, checkpoint):
+        for cb in callbacks:
             cb.on_epoch_end(epoch, logs)
     assert stop.bad_epoch == 3 and model.stop_training
     saved = read_state(tmp_path)
     assert saved["epoch"] == 2 and saved["history"]["loss"] == [200.0, 200.0]
+    assert sorted(p.name for p in tmp_path.glob("*.keras")) == ["epoch-0002.keras", "epoch-0003.keras"]
+    discard_unsaved(tmp_path, state)
     assert sorted(p.name for p in tmp_path.glob("*.keras")) == ["epoch-0002.keras"]
 
 
@@ -346,6 +367,8 @@ def test_interrupted_runs_resume_to_the_requested_epochs(tmp_path):
     # The optimizer state travelled through both checkpoints: one Adam step per batch of every epoch.
     model = keras.models.load_model(out / "model.keras")
     assert int(model.optimizer.iterations) == epochs * math.ceil(metrics["n_train"] / batch)
+    # The rows of the two interrupted epochs were dropped: each epoch is logged once.
+    _check_csv_is_the_history(out, epochs=epochs)
 
 
 def test_binarization_is_recorded_fixed_on_resume_and_read_by_evaluate(tmp_path, capsys):

@@ -44,14 +44,14 @@ def _tiny_npz(path: Path, invert: bool = False) -> Path:
 def test_a_second_run_into_the_same_out_is_refused_while_the_first_runs(tmp_path):
     args = ["--out", "run", "--epochs", "50", "--train-size", "2000", "--test-size", "64", "--batch-size", "64",
             "--verbose", "0"]
-    lock, state_path, second = tmp_path / "run" / ".lock", tmp_path / "run" / "checkpoint" / "state.json", []
+    owner, state_path, second = tmp_path / "run" / ".owner", tmp_path / "run" / "checkpoint" / "state.json", []
 
     def start_second_then_wait_for_an_epoch(first):
         assert first.poll() is None
         second.append(run_cli(*args, cwd=tmp_path, timeout=120))  # started while the first one runs
         _wait_for_epoch(first, state_path, after=0)
 
-    pid, code, err = _signal_when(tmp_path, args, lambda: lock.is_file() and lock.read_text().strip(),
+    pid, code, err = _signal_when(tmp_path, args, lambda: owner.is_file() and owner.read_text().strip(),
                                   signal.SIGTERM, then=start_second_then_wait_for_an_epoch)
     lines = _our_lines(second[0].stderr)
     assert second[0].returncode == 2 and len(lines) == 1, second[0].stderr
@@ -143,10 +143,25 @@ def _failing_on_call(real, n: int, error: OSError):
     return wrapper
 
 
+def _half_written_on_call(real, n: int, error: OSError):
+    """``model.save`` that, on its ``n``-th call, writes half a file and fails as a full disk does."""
+    calls = []
+
+    def save(model, filepath, *args, **kwargs):
+        calls.append(filepath)
+        if len(calls) == n:
+            Path(filepath).write_bytes(b"half a model")
+            raise error
+        return real(model, filepath, *args, **kwargs)
+
+    return save
+
+
 def test_a_full_disk_during_a_run_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     full = OSError(errno.ENOSPC, "No space left on device", str(out / "checkpoint" / "epoch-0002.keras"))
-    monkeypatch.setattr(training, "atomic_save_model", _failing_on_call(training.atomic_save_model, 2, full))
+    # keras.callbacks.ModelCheckpoint's save of epoch 2 (the second model.save of the run) fails half-way.
+    monkeypatch.setattr(vae_tf.VAE, "save", _half_written_on_call(keras.Model.save, 2, full), raising=False)
     code, err, _ = _main(capsys, "--out", str(out), "--epochs", "3", *SMALL)
     assert code == cli.EXIT_WRITE_FAILED == 4, err
     assert len(err) == 1 and "No space left on device" in err[0], err
@@ -154,6 +169,7 @@ def test_a_full_disk_during_a_run_keeps_the_last_good_checkpoint(tmp_path, capsy
     state = _read_json(out / "checkpoint" / "state.json")
     assert state["epoch"] == 1 and len(state["history"]["loss"]) == 1
     assert sorted(p.name for p in (out / "checkpoint").iterdir()) == ["epoch-0001.keras", "state.json"]
+    assert len((out / "history.csv").read_text().splitlines()) == 2  # the header and epoch 1
     monkeypatch.undo()
     # The run goes on from there once the disk has room again.
     code, err, _ = _main(capsys, "--out", str(out), "--resume")
@@ -214,14 +230,15 @@ def test_a_first_epoch_that_ran_all_its_steps_is_kept_and_the_hint_is_quoted(tmp
     assert shlex.split(hint) == ["vae-tf", "train", "--out", str(out), "--resume"]
     assert _read_json(out / "checkpoint" / "state.json")["epoch"] == 1
 
-    # Temp files of writes killed mid-way (dead pid) go at the next start; a live one stays.
-    stale = [out / ".model.keras.999999.tmp.keras", out / "checkpoint" / ".state.json.999999.tmp"]
-    live = out / f".history.json.{os.getppid()}.tmp"
-    for p in [*stale, live]:
+    # Temp files of writes killed mid-way go at the next start: the run holds the directory's lock,
+    # so no other process writes there, whatever process id a temp file's name holds (no probe of it).
+    stale = [out / ".model.keras.999999.tmp.keras", out / "checkpoint" / ".state.json.999999.tmp",
+             out / f".history.json.{os.getppid()}.tmp"]
+    for p in stale:
         p.write_bytes(b"partial")
     code, err, _ = _main(capsys, *shlex.split(hint)[2:])
     assert code == 0, err
-    assert not any(p.exists() for p in stale) and live.exists()
+    assert not any(p.exists() for p in stale)
     assert _read_json(out / "history.json")["epoch"] == [1, 2, 3]
 
 

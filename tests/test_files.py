@@ -1,11 +1,13 @@
 """Atomic writes (vae_tf.tools.files): a failed or killed write leaves the old file, and the temps
-of killed writers are cleaned up while those of running ones are kept."""
+of killed writers are cleaned up: all of them in a directory whose lock the caller holds, those
+older than a given age elsewhere; no process is probed (``os.kill`` is not portable)."""
 
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -105,27 +107,37 @@ def test_a_writer_killed_mid_write_leaves_the_old_file_and_its_temp_is_removed_l
     assert not stale.exists() and target.read_bytes() == b"last good"
 
 
-def test_remove_stale_temps_keeps_the_temps_of_running_processes(tmp_path):
-    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-        dead_pid = int(finished.stdout)  # that process has exited
-        names = {
-            "dead": f".state.json.{dead_pid}.tmp",
-            "dead_keras": f".epoch-0004.keras.{dead_pid}.tmp.keras",
-            "live": f".state.json.{live.pid}.tmp",
-            "mine": f".figure.png.{os.getpid()}.tmp.png",
-            "not_a_temp": "state.json",
-            "user_file": ".hidden.tmp.txt",
-        }
-        for name in names.values():
-            (tmp_path / name).write_text("x")
-        removed = files.remove_stale_temps(tmp_path)
-        assert sorted(p.name for p in removed) == sorted([names["dead"], names["dead_keras"]])
-        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-            names[k] for k in ("live", "mine", "not_a_temp", "user_file")
-        )
-    finally:
-        live.kill()
-        live.wait()
+def _forbid_os_kill(monkeypatch):
+    def kill(*args):
+        raise AssertionError("os.kill probes no process portably (on Windows it sends CTRL_C_EVENT)")
+
+    monkeypatch.setattr(os, "kill", kill)
+
+
+def test_remove_stale_temps_removes_every_temp_when_the_caller_holds_the_lock(tmp_path, monkeypatch):
+    _forbid_os_kill(monkeypatch)
+    names = {
+        "dead": ".state.json.999999.tmp",
+        "dead_keras": ".epoch-0004.keras.999999.tmp.keras",
+        "parent": f".state.json.{os.getppid()}.tmp",  # a running process's id: no matter, the lock says
+        "not_a_temp": "state.json",
+        "user_file": ".hidden.tmp.txt",
+    }
+    for name in names.values():
+        (tmp_path / name).write_text("x")
+    removed = files.remove_stale_temps(tmp_path)
+    assert sorted(p.name for p in removed) == sorted(names[k] for k in ("dead", "dead_keras", "parent"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([names["not_a_temp"], names["user_file"]])
     assert files.remove_stale_temps(tmp_path / "missing") == []
+
+
+def test_remove_stale_temps_by_age_keeps_a_write_that_may_still_run(tmp_path, monkeypatch):
+    """In a folder other processes write to (the judge's cache), only temps older than any write."""
+    _forbid_os_kill(monkeypatch)
+    old, fresh = tmp_path / ".judge.keras.123.tmp.keras", tmp_path / ".judge.json.456.tmp"
+    old.write_text("x")
+    fresh.write_text("x")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    assert files.remove_stale_temps(tmp_path, older_than_s=3600) == [old]
+    assert fresh.exists() and not old.exists()

@@ -80,7 +80,7 @@ def small_judge(small_data, tmp_path_factory):
     return load_judge(small_data, cache_dir=cache, seed=0, verbose=0), cache
 
 
-def test_other_data_trains_a_judge_announced_and_cached_with_its_record(small_data, small_judge, capsys):
+def test_other_data_trains_a_judge_announced_and_cached_with_its_record(small_data, small_judge, capsys, caplog):
     judge, cache = small_judge
     x, y = np.load(small_data)["x_train"], np.load(small_data)["y_train"]
     model_path, record_path = judge_module.judge_paths(vae_tf.data.data_checksum(x, y), 0, cache)
@@ -91,10 +91,14 @@ def test_other_data_trains_a_judge_announced_and_cached_with_its_record(small_da
     assert record["train_size"] == 1000 and record["test_size"] == 500
     assert record["train_cpu_seconds"] > 0 and record["train_wall_seconds"] > 0
     assert set(record["versions"]) >= {"vae_tf", "keras", "tensorflow"}
-    other = load_judge(small_data, cache_dir=cache, seed=1, verbose=0)  # trains: says so first
-    printed = capsys.readouterr().out
-    assert printed.startswith("Training the judge (seed 1, 10 epochs) on 1,000 images") and "minutes" in printed
-    assert "Judge test accuracy" in printed and other.path != judge.path
+    capsys.readouterr()
+    with caplog.at_level("INFO", logger="vae_tf.tools.judge"):
+        other = load_judge(small_data, cache_dir=cache, seed=1, verbose=0)  # trains: says so first
+    # Library code reports through logging (the command line prints it), never on stdout itself.
+    said = [r.getMessage() for r in caplog.records if r.name == "vae_tf.tools.judge"]
+    assert said[0].startswith("Training the judge (seed 1, 10 epochs) on 1,000 images") and "minutes" in said[0]
+    assert said[-1].startswith("Judge test accuracy") and other.path != judge.path
+    assert capsys.readouterr().out == ""
 
 
 def test_second_load_reads_the_cache_without_retraining(small_data, small_judge, test_set):

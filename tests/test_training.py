@@ -1,14 +1,18 @@
-"""Units of ``vae_tf.app.training``: the checkpoint state check, a failed checkpoint write, and
-which interrupted epochs count as completed."""
+"""Units of ``vae_tf.app.training``: the checkpoint state check, a failed checkpoint write, what a
+stopped fit leaves (models, history.csv rows), the NaN stop, and which interrupted epochs count
+as completed."""
 
 import errno
 import json
 import types
 
+import keras
 import pytest
 
 import vae_tf
 from vae_tf.app import training
+
+
 def _state(epoch=2, **changes):
     state = {
         "epoch": epoch,
@@ -47,20 +51,64 @@ def test_read_state_accepts_what_a_checkpoint_writes(tmp_path):
     assert training.read_state(tmp_path)["epoch"] == 2
 
 
-def test_a_failed_state_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+def _model():
     model = vae_tf.VAE(vae_tf.build_encoder(latent_dim=2), vae_tf.build_decoder(latent_dim=2))
     model.compile(optimizer="adam")
-    state = _state(epoch=1)
-    training.save_checkpoint(tmp_path, model, state)
+    return model
+
+
+def test_a_failed_state_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    model, state = _model(), _state(epoch=1, optimizer_iterations=0)
+    model.save(tmp_path / "epoch-0001.keras")
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    run_state = training.RunState(tmp_path, state)
+    run_state.set_model(model)
+    model.save(tmp_path / "epoch-0002.keras")  # what ModelCheckpoint writes before RunState runs
 
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(training, "atomic_write_json", full)
-    with pytest.raises(OSError):
-        training.save_checkpoint(tmp_path, model, {**state, "epoch": 2, "history": _state(epoch=2)["history"]})
+    with pytest.raises(OSError, match="No space left"):
+        run_state.on_epoch_end(1, {"loss": 180.0, "epoch_time_s": 1.0})
+    assert state["epoch"] == 1 and state["model_file"] == "epoch-0001.keras"  # still the last good one
+    training.discard_unsaved(tmp_path, state)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0001.keras", "state.json"]
     assert training.read_state(tmp_path)["epoch"] == 1
+
+
+def test_discard_unsaved_keeps_the_named_model_and_the_checkpointed_rows_of_history_csv(tmp_path):
+    for epoch in (2, 3):
+        (tmp_path / f"epoch-{epoch:04d}.keras").write_bytes(b"model")
+    csv = tmp_path / "history.csv"
+    csv.write_bytes(b"epoch,loss\r\n0,200.5\r\n1,190.25\r\n2,185.0\r\n3,18")  # epoch 3 cut short, a row half written
+    training.discard_unsaved(tmp_path, {"epoch": 2, "model_file": "epoch-0002.keras"}, csv)
+    assert sorted(p.name for p in tmp_path.glob("*.keras")) == ["epoch-0002.keras"]
+    assert csv.read_bytes() == b"epoch,loss\r\n0,200.5\r\n1,190.25\r\n"
+    training.discard_unsaved(tmp_path, {"epoch": 2, "model_file": "epoch-0002.keras"}, csv)  # nothing to do
+    assert csv.read_bytes() == b"epoch,loss\r\n0,200.5\r\n1,190.25\r\n"
+    training.discard_unsaved(tmp_path, {"epoch": 0}, csv)  # a fresh run: no model, no rows
+    assert not csv.exists() and not list(tmp_path.glob("*.keras"))
+
+
+def test_nan_stop_is_keras_terminate_on_nan_and_names_the_epoch():
+    stop = training.NaNStop()
+    assert isinstance(stop, keras.callbacks.TerminateOnNaN)
+    stop.set_model(types.SimpleNamespace(stop_training=False))
+    stop.on_epoch_begin(0)
+    stop.on_train_batch_end(3, {"loss": 200.0})
+    stop.on_epoch_end(0, {"loss": 200.0, "val_loss": 190.0})
+    assert stop.bad_epoch is None and not stop.model.stop_training
+    stop.on_epoch_begin(1)
+    stop.on_train_batch_end(0, {"loss": float("inf"), "kl_loss": 3.0})  # Keras's check of the training loss
+    assert stop.model.stop_training and stop.bad_epoch == 2 and stop.bad_logs == {"loss": float("inf")}
+    # Keras checks the training loss only; the epoch's validation losses are checked too.
+    late = training.NaNStop()
+    late.set_model(types.SimpleNamespace(stop_training=False))
+    late.on_epoch_begin(4)
+    late.on_train_batch_end(0, {"loss": 150.0})
+    late.on_epoch_end(4, {"loss": 150.0, "val_loss": float("nan")})
+    assert late.model.stop_training and late.bad_epoch == 5 and list(late.bad_logs) == ["val_loss"]
 
 
 def _stopper(steps, steps_per_execution):

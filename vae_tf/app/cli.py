@@ -1,8 +1,8 @@
 """Command line: ``python -m vae_tf train`` (also the console script ``vae-tf train``).
 
 Trains a VAE on MNIST and writes into ``--out``: ``model.keras``, ``history.json``,
-``metrics.json``, PNG figures, and ``checkpoint/`` (the last completed epoch, for
-``--resume``). Run ``python -m vae_tf train --help`` for the options. This module only parses
+``history.csv``, ``metrics.json``, PNG figures, and ``checkpoint/`` (the last completed epoch,
+for ``--resume``). Run ``python -m vae_tf train --help`` for the options. This module only parses
 the options and maps errors to exit codes; the run itself is :func:`vae_tf.app.run.train`.
 
 Exit codes: 0 success; 2 bad input (options, data, output directory in use or holding a run,
@@ -16,6 +16,8 @@ epoch is checkpointed).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import math
 import os
 import signal
@@ -70,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train a VAE on MNIST; write model, history, metrics and figures",
         description=(
-            "Train a VAE on MNIST and write model.keras, history.json, metrics.json, PNG figures and "
+            "Train a VAE on MNIST and write model.keras, history.json, history.csv, metrics.json, PNG figures and "
             "checkpoint/ (last completed epoch) into --out. Defaults train the 2-D-latent MLP VAE "
             f"({FULL.epochs} epochs). Ctrl-C keeps the last completed epoch; --resume continues it. "
             "Exit codes: 0 done, 2 bad input, 3 diverged, 4 a file could not be written, 5 another worker "
@@ -145,6 +147,9 @@ def _output_options(g) -> None:
                    help="output directory, locked while a run uses it (default runs/demo)")
     g.add_argument("--resume", action="store_true", help="continue the run checkpointed in --out/checkpoint")
     g.add_argument("--overwrite", action="store_true", help="replace a finished or checkpointed run in --out")
+    g.add_argument("--tensorboard", metavar="DIR", default=None,
+                   help="also write TensorBoard logs (keras.callbacks.TensorBoard) into DIR; needs the tensorboard "
+                        "package (view them with: tensorboard --logdir DIR)")
     g.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
                    help="Keras progress: 0 silent, 1 progress bar, 2 one line per epoch (default: 1 on a terminal, else 2)")
 
@@ -164,6 +169,7 @@ def request_from_args(args: argparse.Namespace) -> RunRequest:
         verbose=args.verbose,
         distribute=args.distribute,
         logical_cpus=_logical_cpus(args),
+        tensorboard=None if args.tensorboard is None else Path(args.tensorboard).expanduser(),
     )
 
 
@@ -183,6 +189,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     A failed run prints one line on stderr (``vae-tf: error: ...`` or ``vae-tf: interrupted ...``)
     and returns its code (module docstring); other exceptions are bugs and propagate."""
+    with _library_messages_shown():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         from .run import train
 
@@ -205,6 +216,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # before the run's signal guard was installed (start-up)
         say(f"{PROG}: interrupted during start-up; nothing was written.", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+class _Say(logging.Handler):
+    """A logging handler that prints each message as a line of the command's output."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        say(self.format(record))
+
+
+@contextlib.contextmanager
+def _library_messages_shown():
+    """For the block, print what the package logs at INFO or above (e.g. that the judge trains) on
+    stdout: the library reports through :mod:`logging`, only the command line prints."""
+    logger, handler = logging.getLogger("vae_tf"), _Say(logging.INFO)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 # --------------------------------------------------------------------------- evaluate and sample
@@ -254,7 +287,8 @@ def _add_evaluate(sub) -> None:
     e.add_argument("--allow-preprocessing-mismatch", action="store_true",
                    help="score with a --preprocessing other than the one the model was trained on")
     e.add_argument("--no-judge", action="store_true",
-                   help="skip sample quality (the judge trains once, a few minutes on a CPU, then is cached)")
+                   help="skip sample quality by the judge (the course's judge ships with the package; for other "
+                        "data it trains once, a few minutes on a CPU, then is cached)")
 
 
 def _add_sample(sub) -> None:

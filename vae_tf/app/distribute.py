@@ -6,7 +6,8 @@ the replicas. The batch size given to ``fit`` (and the CLI's ``--batch-size``) i
 over the global batch and the gradients are summed over replicas, so one step equals a step
 on one device with the same batch and the learning rate stays the same.
 
-Only the chief writes results; every worker keeps its own backup (see :func:`backup_dir`).
+Only the chief writes results (:func:`chief_path`); every worker keeps its own checkpoint (see
+:func:`vae_tf.app.run.worker_out`).
 """
 
 from __future__ import annotations
@@ -103,14 +104,6 @@ def strategy_from_name(name: str, logical_cpus: int | None = None) -> tf.distrib
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
-def is_distributed(model=None) -> bool:
-    """True inside a ``strategy.scope()`` or, given a Keras ``model``, when it was built under a
-    strategy (then ``fit`` runs distributed even outside the scope)."""
-    if tf.distribute.has_strategy():
-        return True
-    return model is not None and model.distribute_strategy is not tf.distribute.get_strategy()
-
-
 def task() -> tuple[str, int]:
     """This process's ``(task type, index)`` in ``$TF_CONFIG``; ``("chief", 0)`` without it."""
     config = tf_config()
@@ -150,17 +143,6 @@ def chief_path(path: str | os.PathLike) -> Iterator[Path]:
         yield private / path.name
     finally:
         shutil.rmtree(private, ignore_errors=True)
-
-
-def backup_dir(directory: str | os.PathLike) -> Path:
-    """The directory for this worker's ``keras.callbacks.BackupAndRestore``: ``directory``
-    without ``$TF_CONFIG``, else ``directory/<task type>-<index>``. Every worker keeps its own
-    backup (the copies are identical in synchronous training), so any worker restarted after
-    an interruption resumes from its own copy, on a shared or a local file system."""
-    if tf_config() is None:
-        return Path(directory)
-    kind, index = task()
-    return Path(directory) / f"{kind}-{index}"
 
 
 def global_batch_size(batch_size: int, strategy: tf.distribute.Strategy | None = None) -> int:

@@ -1,22 +1,25 @@
-"""The output directory of a run: claimed with an OS lock, checked, and cleaned of stale temps.
+"""The output directory of a run: claimed with a file lock, checked, and cleaned of stale temps.
 
-A run owns its ``--out`` through ``fcntl.flock`` on ``DIR/.lock`` (the file holds the owner's
-pid). The lock belongs to the open file, so it dies with the process however it ends (SIGKILL
-included) and no stale lock is ever left to clear by hand.
+A run owns its ``--out`` through ``filelock.FileLock`` on ``DIR/.lock`` (an OS lock on Linux,
+macOS and Windows, so it dies with the process however it ends, SIGKILL included) and writes its
+process id to ``DIR/.owner`` for the message another run gets. Holding the lock means that no
+other run writes into the directory, so every temporary file found there is a killed writer's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..tools.files import remove_stale_temps
+import filelock
 
-LOCK_FILE = ".lock"
+from ..tools.files import atomic_write_text, remove_stale_temps
+
+LOCK_FILE, OWNER_FILE = ".lock", ".owner"
 CHECKPOINT_DIR = "checkpoint"
+HISTORY_CSV = "history.csv"
 OUTPUT_FILES = (
     "model.keras",
     "history.json",
@@ -33,21 +36,26 @@ class OutDirError(ValueError):
     """``--out`` cannot be used: a file, not writable, in use by another run, or holding a run."""
 
 
-def _lock(out: Path) -> int:
-    """Open and lock ``out/.lock`` without waiting; write our pid into it; return the fd."""
-    fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+def _lock(out: Path) -> filelock.BaseFileLock:
+    """Take ``out/.lock`` without waiting and write our pid to ``out/.owner``; return the lock."""
+    lock = filelock.FileLock(str(out / LOCK_FILE), timeout=0)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
+        lock.acquire()
+    except filelock.Timeout:
+        try:
+            holder = (out / OWNER_FILE).read_text(encoding="utf-8").strip() or "unknown"
+        except OSError:
+            holder = "unknown"
         raise OutDirError(
             f"--out {str(out)!r} is in use by another vae-tf run (process {holder}); wait for it to end, "
             "or choose another --out."
         ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd
+    try:
+        atomic_write_text(out / OWNER_FILE, f"{os.getpid()}\n")
+    except OSError as e:
+        lock.release()
+        raise OutDirError(f"--out {str(out)!r} is not a writable directory ({e.strerror or e}).") from None
+    return lock
 
 
 def _make_writable_dir(out: Path) -> bool:
@@ -75,7 +83,7 @@ def _clear_or_refuse(out: Path, resume: bool, overwrite: bool) -> None:
             f"--out {str(out)!r} already holds a run ({', '.join(existing)}); pass --resume to continue it, "
             "--overwrite to start over, or choose another --out."
         )
-    for name in OUTPUT_FILES:
+    for name in (*OUTPUT_FILES, HISTORY_CSV):
         (out / name).unlink(missing_ok=True)
     ckpt = out / CHECKPOINT_DIR
     if ckpt.is_dir():
@@ -91,16 +99,17 @@ def claimed(out: str | os.PathLike, *, resume: bool, overwrite: bool) -> Iterato
     (the run never wrote anything) is removed."""
     out = Path(out).expanduser()
     created = _make_writable_dir(out)
-    fd = None
+    lock = _lock(out)
     try:
-        fd = _lock(out)
         _clear_or_refuse(out, resume, overwrite)
         for d in (out, out / CHECKPOINT_DIR):
-            remove_stale_temps(d)
+            remove_stale_temps(d)  # we hold the lock: no other run writes here
         yield out
     finally:
-        if fd is not None and created and {p.name for p in out.iterdir()} <= {LOCK_FILE}:
-            (out / LOCK_FILE).unlink(missing_ok=True)
-            out.rmdir()
-        if fd is not None:
-            os.close(fd)
+        (out / OWNER_FILE).unlink(missing_ok=True)
+        empty = created and {p.name for p in out.iterdir()} <= {LOCK_FILE}
+        lock.release()
+        if empty:
+            with contextlib.suppress(OSError):  # e.g. a run that started in it meanwhile
+                (out / LOCK_FILE).unlink(missing_ok=True)
+                out.rmdir()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
+import importlib.util
 import shlex
 import sys
 import time
@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .config import ConfigError, RunConfig
-from ..tools.data import MNISTError, find_mnist, load_mnist, make_dataset, scale_images, split_validation, subset
-from .outdir import CHECKPOINT_DIR, OutDirError, claimed
+from ..tools.data import MNISTError, data_checksum, find_mnist, load_mnist, make_dataset, scale_images, split_validation, subset
+from .outdir import CHECKPOINT_DIR, HISTORY_CSV, OutDirError, claimed
 
 if TYPE_CHECKING:
     from .training import SignalGuard
@@ -98,6 +98,7 @@ class RunRequest:
     verbose: int | None = None
     distribute: str = "none"
     logical_cpus: int | None = None
+    tensorboard: Path | None = None
 
 
 @dataclasses.dataclass
@@ -121,6 +122,7 @@ def train(request: RunRequest) -> str:
     start = time.perf_counter()
     from .training import Interrupted, SignalGuard
 
+    check_tensorboard(request.tensorboard)
     strategy = make_strategy(request)  # first: a logical-device split must precede TensorFlow's start
     with SignalGuard() as guard:
         try:
@@ -150,13 +152,32 @@ def make_strategy(request: RunRequest):
         raise UsageError(f"--distribute {request.distribute}: {e}") from None
 
 
+def check_tensorboard(log_dir: Path | None) -> None:
+    """``--tensorboard DIR`` needs the ``tensorboard`` package and a DIR that is not a file.
+    Raises :class:`UsageError`."""
+    if log_dir is None:
+        return
+    if importlib.util.find_spec("tensorboard") is None:
+        raise UsageError("--tensorboard needs the tensorboard package: pip install tensorboard (or vae-tf[tensorboard]).")
+    if log_dir.exists() and not log_dir.is_dir():
+        raise UsageError(f"--tensorboard {str(log_dir)!r} is an existing file, not a directory.")
+
+
+def writes_results(request: RunRequest) -> bool:
+    """Whether this process writes the run's results (model, history, metrics, figures,
+    TensorBoard logs): always, except on a multi-worker cluster's non-chief workers."""
+    from .distribute import is_chief
+
+    return request.distribute != "multi-worker" or is_chief()
+
+
 def worker_out(request: RunRequest) -> Path:
     """The directory this process runs in: ``--out``, except on a multi-worker cluster's
     non-chief workers, which keep their own lock and checkpoint (to resume from) in
     ``OUT.<task>-<index>`` next to it; they write no model, figures or metrics."""
-    from .distribute import is_chief, task
+    from .distribute import task
 
-    if request.distribute != "multi-worker" or is_chief():
+    if writes_results(request):
         return request.out
     kind, index = task()
     return request.out.with_name(f"{request.out.name}.{kind}-{index}")
@@ -205,17 +226,6 @@ def resolve_config(request: RunRequest, state: dict | None) -> RunConfig:
     return config
 
 
-def data_checksum(arrays) -> str:
-    """SHA-256 of the four MNIST arrays (shapes, dtypes and bytes), as hex."""
-    digest = hashlib.sha256()
-    for x, y in arrays:
-        for a in (x, y):
-            a = np.ascontiguousarray(a)
-            digest.update(f"{a.dtype.str}{a.shape}".encode())
-            digest.update(a.tobytes())
-    return digest.hexdigest()
-
-
 def load_data(data_arg: str | None, state: dict | None):
     """Load MNIST from ``data_arg`` (on resume, by default the checkpointed run's file) and
     describe it; a resume must see the same data (by checksum). Returns ``(arrays, info)``.
@@ -231,7 +241,7 @@ def load_data(data_arg: str | None, state: dict | None):
         "source": str(source) if source is not None else "keras.datasets.mnist",
         "n_train_file": int(len(x_train)),
         "n_test_file": int(len(x_test)),
-        "sha256": data_checksum(arrays),
+        "sha256": data_checksum(*arrays[0], *arrays[1]),
     }
     if state is not None:
         old = (saved.get("sha256"), saved.get("n_train_file"), saved.get("n_test_file"))
@@ -329,7 +339,10 @@ def _train_model(request, out: Path, config: RunConfig, state: dict, arrays, gua
             except CheckpointError as e:
                 raise UsageError(f"--resume: {e}") from None
             say(_start_line(config, data, state, ckpt_dir, out, strategy))
-            nan_stop = fit_epochs(model, *datasets[:2], state, ckpt_dir, guard, epochs=config.epochs, verbose=verbose)
+            results = writes_results(request)
+            nan_stop = fit_epochs(model, *datasets[:2], state, ckpt_dir, guard, epochs=config.epochs, verbose=verbose,
+                                  history_csv=out / HISTORY_CSV if results else None,
+                                  tensorboard=request.tensorboard if results else None)
             guard.check()  # SIGINT/SIGTERM stopped the fit: report and exit
             if nan_stop.bad_epoch is not None:
                 raise DivergedError(_diverged_message(nan_stop, state, ckpt_dir))
@@ -367,7 +380,7 @@ def _report(model, test_ds, data: RunData, config: RunConfig, state: dict, out: 
         f"{PROG}: done: {_kind(config)}, {state['epoch']} epochs, test -ELBO {metrics['test_neg_elbo_nats']:.2f} nats/image"
         + (f", test accuracy {metrics['test_accuracy']:.3f}" if config.conditional else "")
         + f", {metrics['wall_time_s']:.1f} s" + (f" ({speed:,.0f} training images/s)" if speed else "")
-        + (f"; wrote model.keras, history.json, metrics.json and {len(figures)} figures to {out}" if kept
+        + (f"; wrote model.keras, history.json, history.csv, metrics.json and {len(figures)} figures to {out}" if kept
            else f"; the chief wrote the outputs, this worker's checkpoint is in {out / CHECKPOINT_DIR}")
     )
     say(line)

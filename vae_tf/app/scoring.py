@@ -225,7 +225,7 @@ def judge_samples(model, arrays, x_test: np.ndarray, request: EvaluateRequest, d
     from ..tools.quality import class_histogram, digit_accuracy, frechet_distance, frechet_floor
 
     try:
-        judge = load_judge(data_arg, seed=0, verbose=2)  # prints only when it trains (once, then cached)
+        judge = load_judge(data_arg, seed=0, verbose=2)  # logs (the CLI prints it) only when it trains
     except JudgeError as e:
         raise UsageError(f"{e} (or pass --no-judge)") from None
     n = max(len(x_test), 4)

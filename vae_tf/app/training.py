@@ -1,32 +1,29 @@
-"""Reliable training runs: per-epoch checkpoints, resume, NaN/Inf stop, SIGINT/SIGTERM handling,
-and the command line's build/resume and fit stages.
+"""Reliable training runs on Keras's callbacks: per-epoch checkpoints and resume, history as
+CSV, NaN stop, TensorBoard, plus what Keras has no callback for (SIGINT/SIGTERM, the run state).
 
 Used by the command line (``python -m vae_tf train``) and usable from Python::
 
     with SignalGuard() as guard:
-        nan_stop, stopper = FiniteLossStop(), StopOnSignal(guard)
-        checkpoint = EpochCheckpoint(out / "checkpoint", state, stopper=stopper, nan_stop=nan_stop)
-        model.fit(..., initial_epoch=state["epoch"], callbacks=[stopper, nan_stop, checkpoint])
+        nan_stop = fit_epochs(model, train_ds, val_ds, state, out / "checkpoint", guard, epochs=10, verbose=2)
         guard.check()  # raises Interrupted if SIGINT/SIGTERM stopped the fit
 
-A checkpoint directory holds ``epoch-NNNN.keras`` (the model with its optimizer state) and
-``state.json`` (completed epochs, the model file's name, the run config, the data's checksum,
-the history so far). A new checkpoint is written as the new model file first, then
-``state.json`` is replaced atomically to point at it, then the old model file is deleted: a
-run killed at any moment leaves a ``state.json`` that names a complete model file.
+A checkpoint directory holds ``epoch-NNNN.keras``, written by ``keras.callbacks.ModelCheckpoint``
+(the whole model: config, weights, optimizer state, the noise generators' state), and
+``state.json``, written by :class:`RunState` (completed epochs, the model file's name, the run
+config, the data's checksum, the history so far). Each epoch's model is a new file and
+``state.json`` is replaced atomically to name it only once it is complete, then the previous model
+file is deleted: a run killed at any moment leaves a ``state.json`` that names a complete model
+file; a model file it does not name (an epoch cut short, diverged or killed mid-save) is deleted
+by :func:`discard_unsaved` when the fit ends or the next one starts.
 
-Keras's callbacks are used where they give the guarantee; each hand-written one says why not:
-``EpochProgbar`` (Keras's own bar overshoots an epoch's steps), ``StopOnSignal`` (Keras has no
-signal handling), ``FiniteLossStop`` (``TerminateOnNaN`` checks
-only the training ``loss``, at every batch, and does not say which epoch failed) and
-``EpochCheckpoint`` (below).
-
-Why not ``keras.callbacks.BackupAndRestore``: it saves weights only (no model config to rebuild
-from), its ``training_metadata.json`` holds just the epoch (no history, run config or data
-checksum) and is written in place, not atomically; it restores silently with no check that the
-backup belongs to this run, and deletes the backup when ``fit`` ends. Why not ``CSVLogger`` or
-``History`` files: the history must change together with the checkpoint it describes (one
-atomic ``state.json``), or a resumed run would log an interrupted epoch twice.
+Keras's callbacks are used where they give the guarantee: ``ModelCheckpoint`` (not
+``BackupAndRestore``, which overwrites one weights file in place, so a kill mid-save leaves none
+whole, and saves every epoch, diverged or cut short, as the one to restore), ``CSVLogger``
+(``history.csv``; trimmed to the checkpointed epochs by :func:`discard_unsaved`),
+``TerminateOnNaN`` (:class:`NaNStop` adds which epoch failed and the validation losses) and
+``TensorBoard``. Hand-written: :class:`SignalGuard` and :class:`StopOnSignal` (Keras has no
+signal handling), :class:`RunState` (Keras keeps no run config, data checksum or history with a
+checkpoint) and :class:`EpochProgbar` (Keras's bar overshoots an epoch's steps).
 """
 
 from __future__ import annotations
@@ -34,17 +31,19 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import keras
 
-from ..tools.files import atomic_save_model, atomic_write_json, atomic_write_text  # noqa: F401  (re-exported)
+from ..tools.files import atomic_write, atomic_write_json
 
 STATE_FILE = "state.json"
+#: ``ModelCheckpoint``'s file name for the model after epoch N (1-based).
+MODEL_PATTERN = "epoch-{epoch:04d}.keras"
 
 
 # --------------------------------------------------------------------------- signals
@@ -64,15 +63,12 @@ class Interrupted(KeyboardInterrupt):
 class SignalGuard:
     """Context manager that turns SIGINT (Ctrl-C) and SIGTERM into a clean stop.
 
-    In the main thread, the first signal only records itself in ``pending``; the code checks
-    at safe points (:meth:`check`, and :class:`StopOnSignal` between batches) and raises
-    :class:`Interrupted` there. Raising inside a running TensorFlow step can abort the process
-    while its data-pipeline threads are still working, so nothing is raised from the handler
-    itself, except on a second signal outside a :meth:`critical` block (the user insists).
-    Inside ``with guard.critical():`` signals are only recorded, and :class:`Interrupted` is
-    raised when the block ends, so a checkpoint is never abandoned half written. The previous
-    handlers are restored on exit. Outside the main thread it installs nothing.
-    """
+    The first signal is only recorded in ``pending``; :meth:`check` and :class:`StopOnSignal`
+    (between batches) raise :class:`Interrupted` at safe points, since raising inside a running
+    TensorFlow step can abort the process. A second signal raises at once, except inside
+    ``with guard.critical():``, which holds signals until it ends. The previous handlers are
+    restored on exit. Outside the main thread it installs nothing; a signal the platform does not
+    let Python handle (SIGTERM on some Windows set-ups) is skipped."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -84,7 +80,8 @@ class SignalGuard:
     def __enter__(self) -> SignalGuard:
         if threading.current_thread() is threading.main_thread():
             for s in self.SIGNALS:
-                self._previous[s] = signal.signal(s, self._handle)
+                with contextlib.suppress(OSError, ValueError):
+                    self._previous[s] = signal.signal(s, self._handle)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -128,10 +125,10 @@ class StopOnSignal(keras.callbacks.Callback):
     """Stop ``fit``/``evaluate`` at the next batch once ``guard`` has recorded a signal.
 
     Only ``*_batch_begin`` hooks are used: they receive no logs, so Keras need not wait for
-    each step's results (no per-batch synchronisation). ``cut_short`` says whether the current
-    epoch will end before its last step: Keras runs the execution that begins at the batch
-    where the stop is requested (``steps_per_execution`` steps) and then leaves the epoch, so an
-    epoch whose remaining steps fit in that execution still completes."""
+    each step's results. ``cut_short`` says whether the current epoch will end before its last
+    step: Keras runs the execution that begins at the batch where the stop is requested
+    (``steps_per_execution`` steps) and then leaves the epoch, so an epoch whose remaining steps
+    fit in that execution still completes."""
 
     def __init__(self, guard: SignalGuard):
         super().__init__()
@@ -162,78 +159,78 @@ class StopOnSignal(keras.callbacks.Callback):
             self._poll()
 
 
-class FiniteLossStop(keras.callbacks.Callback):
-    """Stop training at the end of the first epoch whose logged losses/metrics (training or
-    validation) are NaN or infinite. A NaN in any batch makes the epoch mean NaN, so checking
-    epoch logs catches it without a per-batch synchronisation. After a stop, ``bad_epoch``
-    (1-based) and ``bad_logs`` say where, and :class:`EpochCheckpoint` saves nothing for it."""
+class NaNStop(keras.callbacks.TerminateOnNaN):
+    """``keras.callbacks.TerminateOnNaN`` (stop once a batch's training loss is NaN or infinite)
+    that also says which epoch failed and checks each epoch's logs, validation losses included.
+    After a stop, ``bad_epoch`` (1-based) and ``bad_logs`` (the non-finite values) say where."""
 
     def __init__(self):
         super().__init__()
         self.bad_epoch: int | None = None
         self.bad_logs: dict[str, float] = {}
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._epoch = epoch
+
+    def on_batch_end(self, batch: int, logs=None) -> None:
+        super().on_batch_end(batch, logs)
+        self._flag(self._epoch, logs)
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        logs = logs or {}
-        bad = {k: float(v) for k, v in logs.items() if not _finite(v)}
-        if bad:
-            self.bad_epoch, self.bad_logs = epoch + 1, bad
+        self._flag(epoch, logs)
+
+    def _flag(self, epoch: int, logs) -> None:
+        bad = {k: float(v) for k, v in (logs or {}).items() if not _finite(v)}
+        if bad and self.bad_epoch in (None, epoch + 1):
+            self.bad_epoch, self.bad_logs = epoch + 1, {**self.bad_logs, **bad}
             self.model.stop_training = True
 
 
-class EpochCheckpoint(keras.callbacks.Callback):
-    """Save a checkpoint after each completed epoch with finite logs.
+class RunState(keras.callbacks.Callback):
+    """Write ``state.json`` after each completed epoch with finite logs, naming the model file that
+    ``keras.callbacks.ModelCheckpoint`` (listed before this callback) wrote for it.
 
     Args:
-        directory: checkpoint directory (created if needed).
+        directory: the checkpoint directory.
         state: run state, updated in place and written to ``state.json``: ``epoch`` (completed
-            epochs), ``model_file``, ``history`` (lists of per-epoch logs, plus ``epoch_time_s``)
-            and anything else the caller stores there (e.g. the run ``config``).
+            epochs), ``model_file``, ``optimizer_iterations``, ``history`` (lists of per-epoch
+            logs, plus ``epoch_time_s``) and anything else the caller stores there (e.g. the run
+            ``config`` and ``data``).
         stopper: the run's :class:`StopOnSignal`; the write happens in its guard's
-            ``critical()``, and an epoch it cut short is not saved.
-        nan_stop: a :class:`FiniteLossStop` listed *before* this callback; epochs it flags are
-            not saved, so the last checkpoint stays the last good one.
+            ``critical()``, and an epoch it cut short is not recorded.
+        nan_stop: the run's :class:`NaNStop`, listed before this callback; the epoch it flags
+            is not recorded, so ``state.json`` keeps naming the last good model.
     """
 
-    def __init__(
-        self, directory, state: dict, stopper: StopOnSignal | None = None, nan_stop: FiniteLossStop | None = None
-    ):
+    def __init__(self, directory, state: dict, stopper: StopOnSignal | None = None, nan_stop: NaNStop | None = None):
         super().__init__()
-        self.directory = Path(directory)
-        self.state = state
-        self.stopper = stopper
-        self.nan_stop = nan_stop
-        self._epoch_start = None
-        self.epochs_saved = 0
+        self.directory, self.state = Path(directory), state
+        self.stopper, self.nan_stop = stopper, nan_stop
+        self._epoch_start = time.perf_counter()
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
-        import time
-
         self._epoch_start = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        import time
-
         logs = dict(logs or {})
-        if self.stopper is not None and self.stopper.cut_short:
-            return  # interrupted before the epoch's last step
-        if (self.nan_stop is not None and self.nan_stop.bad_epoch == epoch + 1) or not all(
-            _finite(v) for v in logs.values()
-        ):
+        cut = self.stopper is not None and self.stopper.cut_short
+        if cut or (self.nan_stop and self.nan_stop.bad_epoch == epoch + 1) or not all(map(_finite, logs.values())):
             return
-        elapsed = time.perf_counter() - (self._epoch_start or time.perf_counter())
-        # The new state is a copy until its checkpoint is on disk: a failed write (full disk,
-        # read-only directory) leaves ``self.state`` describing the last good checkpoint.
         history = {k: list(v) for k, v in self.state.get("history", {}).items()}
         for key, value in logs.items():
             history.setdefault(key, []).append(float(value))
-        history.setdefault("epoch_time_s", []).append(round(elapsed, 4))
-        steps = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-        state = {**self.state, "epoch": epoch + 1, "optimizer_iterations": steps, "history": history}
+        history.setdefault("epoch_time_s", []).append(round(time.perf_counter() - self._epoch_start, 4))
+        previous = self.state.get("model_file")
+        state = {**self.state, "epoch": epoch + 1, "model_file": MODEL_PATTERN.format(epoch=epoch + 1),
+                 "optimizer_iterations": int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)),
+                 "history": history}
+        # A failed write (full disk) raises here and leaves ``self.state`` the last good checkpoint's.
         with self.stopper.guard.critical(check=False) if self.stopper else contextlib.nullcontext():
-            save_checkpoint(self.directory, self.model, state)
+            atomic_write_json(self.directory / STATE_FILE, state)
         self.state.update(state)
-        self.epochs_saved += 1
+        if previous not in (None, state["model_file"]):
+            (self.directory / previous).unlink(missing_ok=True)
 
 
 class EpochProgbar(keras.callbacks.ProgbarLogger):
@@ -256,25 +253,24 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable or does not match the requested run."""
 
 
-def save_checkpoint(directory, model: keras.Model, state: dict) -> Path:
-    """Write ``model`` as ``epoch-NNNN.keras`` and point ``state.json`` at it (see module doc);
-    ``state["model_file"]`` (the previous checkpoint's model, if any) is deleted after. Raises
-    ``OSError`` if a write fails; then the previous checkpoint is intact and still current."""
+def discard_unsaved(directory, state: dict, history_csv=None) -> None:
+    """Make the checkpoint ``directory`` and ``history_csv`` say what ``state`` says: delete the
+    ``epoch-*.keras`` files other than ``state["model_file"]``, and keep the CSV's header and
+    its first ``state["epoch"]`` rows (no file at epoch 0). Raises ``OSError`` if a write fails."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    previous = state.get("model_file")
-    name = f"epoch-{int(state['epoch']):04d}.keras"
-    atomic_save_model(model, directory / name)
-    try:
-        atomic_write_json(directory / STATE_FILE, {**state, "model_file": name})
-    except BaseException:
-        if previous != name:
-            (directory / name).unlink(missing_ok=True)
-        raise
-    state["model_file"] = name
-    if previous not in (None, name):
-        (directory / previous).unlink(missing_ok=True)
-    return directory / name
+    for p in directory.glob("epoch-*.keras") if directory.is_dir() else ():
+        if p.name != state.get("model_file"):
+            p.unlink(missing_ok=True)
+    csv = Path(history_csv) if history_csv is not None else None
+    if csv is None or not csv.is_file():
+        return
+    if not state["epoch"]:
+        csv.unlink()
+        return
+    data = csv.read_bytes()
+    kept = b"".join(line + b"\n" for line in data.split(b"\n")[:-1][: state["epoch"] + 1])  # whole lines only
+    if kept != data:
+        atomic_write(csv, lambda tmp: tmp.write_bytes(kept))
 
 
 def read_state(directory, missing_ok: bool = False) -> dict | None:
@@ -299,7 +295,7 @@ def _is_int(value) -> bool:
 
 
 def check_state(state) -> None:
-    """Raise ``ValueError`` unless ``state`` is what :class:`EpochCheckpoint` writes: ``epoch``
+    """Raise ``ValueError`` unless ``state`` is what :class:`RunState` writes: ``epoch``
     an integer >= 1, ``model_file`` ``epoch-NNNN.keras`` of that epoch, ``optimizer_iterations``
     an integer >= 0, ``history`` lists of ``epoch`` finite numbers, ``config``/``data`` objects."""
     if not isinstance(state, dict):
@@ -396,7 +392,7 @@ def build_model(config, num_classes: int = 10, distributed: bool = False) -> ker
     with :func:`compile_options`."""
     from ..core.architectures import build_decoder, build_encoder
     from ..family.auxiliary import AuxiliaryClassifierVAE, build_classifier
-    from ..core.replicas import ReplicaLossScaleOptimizer
+    from ..core.optimizers import ReplicaLossScaleOptimizer
     from ..core.vae import VAE
 
     arch, latent, seed = config.arch, config.latent_dim, config.seed
@@ -423,22 +419,29 @@ def build_or_resume(config, directory, state: dict) -> keras.Model:
     return load_checkpoint_model(directory, state) if state["epoch"] else build_model(config, distributed=tf.distribute.has_strategy())
 
 
-def fit_epochs(model, fit_ds, val_ds, state: dict, directory, guard: SignalGuard, *, epochs: int, verbose: int):
+def fit_epochs(model, fit_ds, val_ds, state: dict, directory, guard: SignalGuard, *, epochs: int, verbose: int,
+               history_csv=None, tensorboard=None) -> NaNStop:
     """Train ``model`` from epoch ``state["epoch"]`` to ``epochs``, checkpointing each completed,
-    finite epoch into ``directory`` (``state`` is updated). Returns the :class:`FiniteLossStop`
-    (``bad_epoch`` is set if training diverged). Call ``guard.check()`` after it: a signal stops
-    the fit quietly. Raises ``OSError`` if a checkpoint could not be written."""
-    nan_stop, stopper = FiniteLossStop(), StopOnSignal(guard)
-    checkpoint = EpochCheckpoint(directory, state, stopper=stopper, nan_stop=nan_stop)
+    finite epoch into ``directory`` (``state`` is updated), logging epochs to ``history_csv``
+    (``keras.callbacks.CSVLogger``, appending) and to the ``tensorboard`` log folder if given.
+    Returns the :class:`NaNStop` (``bad_epoch`` is set if training diverged). Call
+    ``guard.check()`` after it: a signal stops the fit quietly. Raises ``OSError`` if a
+    checkpoint could not be written."""
+    nan_stop, stopper = NaNStop(), StopOnSignal(guard)
+    callbacks = [stopper, nan_stop, keras.callbacks.ModelCheckpoint(str(Path(directory) / MODEL_PATTERN)),
+                 RunState(directory, state, stopper=stopper, nan_stop=nan_stop)]
+    if history_csv is not None:
+        callbacks.append(keras.callbacks.CSVLogger(str(history_csv), append=True))
+    if tensorboard is not None:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard)))
     guard.check()
-    if state["epoch"] < epochs:
-        model.fit(
-            fit_ds,
-            validation_data=val_ds,
-            epochs=epochs,
-            initial_epoch=state["epoch"],
-            callbacks=[stopper, nan_stop, checkpoint, EpochProgbar()],
-            verbose=verbose,
-            shuffle=False,  # the dataset shuffles itself (seeded)
-        )
+    discard_unsaved(directory, state, history_csv)  # what a killed run left beyond its checkpoint
+    try:
+        if state["epoch"] < epochs:
+            model.fit(fit_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"],
+                      callbacks=[*callbacks, EpochProgbar()], verbose=verbose,
+                      shuffle=False)  # the dataset shuffles itself (seeded)
+    finally:
+        with contextlib.suppress(OSError):  # an epoch cut short or diverged; retried at the next start
+            discard_unsaved(directory, state, history_csv)
     return nan_stop

@@ -3,14 +3,19 @@ and is moved over it with ``os.replace`` (atomic on POSIX and Windows), so a rea
 killed at any moment, sees the old file or the complete new one.
 
 Temporary files are named ``.NAME.PID.tmpSUFFIX``; :func:`remove_stale_temps` deletes those left
-by a process that was killed (SIGKILL) mid-write.
+by a process that was killed (SIGKILL) mid-write. Whether a temporary file is stale is the
+caller's knowledge, not a probe of its process (``os.kill(pid, 0)`` is no probe on Windows, where
+it sends CTRL_C_EVENT): in a directory whose lock the caller holds, no one else writes, so every
+temporary file is stale; in a shared folder, one older than any write takes is.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -69,28 +74,18 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
         plt.close(fig)
 
 
-def remove_stale_temps(directory: str | os.PathLike) -> list[Path]:
-    """Delete temporary files in ``directory`` left by writers whose process no longer runs
-    (killed mid-write); return what was removed. Files of live processes are kept."""
-    removed = []
+def remove_stale_temps(directory: str | os.PathLike, *, older_than_s: float = 0.0) -> list[Path]:
+    """Delete the temporary files (``.NAME.PID.tmpSUFFIX``) in ``directory`` last modified more
+    than ``older_than_s`` seconds ago and return their paths (none if ``directory`` does not
+    exist). Pass 0 for a directory whose lock the caller holds (every temp there is a killed
+    writer's); in a folder other processes write to, an age no write takes (module doc)."""
     directory = Path(directory)
     if not directory.is_dir():
-        return removed
+        return []
+    now, removed = time.time(), []
     for p in directory.iterdir():
-        m = _TEMP.match(p.name)
-        if m and p.is_file() and not _pid_alive(int(m.group("pid"))):
-            p.unlink(missing_ok=True)
-            removed.append(p)
+        with contextlib.suppress(FileNotFoundError):  # another cleaner or its writer got there first
+            if _TEMP.match(p.name) and p.is_file() and (older_than_s <= 0 or now - p.stat().st_mtime >= older_than_s):
+                p.unlink()
+                removed.append(p)
     return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -15,6 +15,9 @@ directory, never in the project:
   time, versions). The JSON is written first and the model last, both atomically, so a model
   file on disk always has its record.
 
+Training is announced through the ``vae_tf.tools.judge`` logger (INFO; ``vae-tf evaluate`` prints
+it, in Python ``logging.basicConfig(level=logging.INFO)`` shows it), never by printing.
+
 Training is deterministic for a seed on a given machine: weights are initialised and batches
 shuffled from generators seeded by ``seed`` alone (no global random state is read or changed).
 """
@@ -22,6 +25,7 @@ shuffled from generators seeded by ``seed`` alone (no global random state is rea
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import time
@@ -36,8 +40,14 @@ import scipy.special
 
 from . import files
 from .data import COURSE_TRAIN_SIZE, data_checksum, load_mnist
-from ..core.inputs import as_class_indices, as_images, check_count, check_image_shape
+from ..core.arrays import as_class_indices, as_images
+from ..core.inputs import check_count, check_image_shape
 from .settings import resolve_cache_dir
+
+log = logging.getLogger(__name__)
+#: A temporary file in the cache folder older than this (seconds) is a killed writer's: saving a
+#: judge takes about a second, and other processes may be saving theirs there now.
+STALE_TEMP_S = 3600
 
 #: Bump when the judge's architecture or training recipe changes: old cache entries are ignored.
 JUDGE_VERSION = 1
@@ -188,9 +198,9 @@ def load_judge(
 
     For the course training set and seed 0 this is the shipped judge (:data:`SHIPPED_WEIGHTS`;
     ``shipped=False`` trains it anew instead). Otherwise it is read from the cache (module doc)
-    or trained there: about 1-4 minutes on 2 CPU cores, once, announced by a line and (``verbose``
-    1 or 2, as in ``keras.Model.fit``) a progress bar. A cache that cannot be written costs a
-    warning, not the trained judge.
+    or trained there: about 1-4 minutes on 2 CPU cores, once, announced at INFO level in the
+    ``vae_tf.tools.judge`` logger and (``verbose`` 1 or 2, as in ``keras.Model.fit``) shown by
+    Keras's progress bar. A cache that cannot be written costs a warning, not the trained judge.
 
     Raises:
         JudgeError: no cached judge and ``train_if_missing`` is False, or an unreadable
@@ -206,8 +216,7 @@ def load_judge(
         if record["train_data_sha256"] == checksum and record["test_data_sha256"] == data_checksum(x_test, y_test):
             return _load_shipped(record)
     model_path, record_path = judge_paths(checksum, seed, cache_dir)
-    if model_path.parent.is_dir():
-        files.remove_stale_temps(model_path.parent)
+    files.remove_stale_temps(model_path.parent, older_than_s=STALE_TEMP_S)
     if model_path.is_file():
         return _load_cached(model_path, record_path, checksum, seed)
     if not train_if_missing:
@@ -215,13 +224,20 @@ def load_judge(
             f"No cached judge at {model_path}; call load_judge(train_if_missing=True) to train one "
             "(1-4 minutes on 2 CPU cores)."
         )
-    print(f"Training the judge (seed {seed}, {EPOCHS} epochs) on {len(x):,} images, once: 1-4 minutes on 2 CPU cores; "
-          f"it will be cached at {model_path}.", flush=True)
+    return _train_and_cache(((x, y), (x_test, y_test)), checksum, seed, model_path, record_path, verbose)
+
+
+def _train_and_cache(data: tuple, checksum: str, seed: int, model_path: Path, record_path: Path, verbose: int) -> Judge:
+    """Train the judge on ``data`` (announced in the log) and cache it at ``model_path`` with its
+    record; a cache that cannot be written costs a warning (the judge is returned uncached)."""
+    (x, y), _ = data
+    log.info("Training the judge (seed %d, %d epochs) on %s images, once: 1-4 minutes on 2 CPU cores; "
+             "it will be cached at %s.", seed, EPOCHS, f"{len(x):,}", model_path)
     wall, cpu = time.perf_counter(), time.process_time()
     model = train_judge_model(x, y, seed=seed, verbose=verbose)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     judge = Judge(model, {}, model_path)
-    judge.info = _record(judge, checksum, seed, ((x, y), (x_test, y_test)), wall, cpu)
+    judge.info = _record(judge, checksum, seed, data, wall, cpu)
     try:
         model_path.parent.mkdir(parents=True, exist_ok=True)
         files.atomic_write_json(record_path, judge.info)  # the record first: a model file always has one
@@ -231,9 +247,9 @@ def load_judge(
         warnings.warn(
             f"The judge could not be cached at {model_path} ({type(e).__name__}: {e}); it is used now and will be "
             "trained again next time. Set VAE_TF_CACHE_DIR to a writable folder to keep it.",
-            stacklevel=2,
+            stacklevel=3,
         )
-    print(f"Judge test accuracy {judge.test_accuracy:.4f}; trained in {wall:.0f} s ({cpu:.0f} s CPU).", flush=True)
+    log.info("Judge test accuracy %.4f; trained in %.0f s (%.0f s CPU).", judge.test_accuracy, wall, cpu)
     return judge
 
 
