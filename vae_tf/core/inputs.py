@@ -1,24 +1,13 @@
-"""What the models accept as input: images, codes and counts (labels: :mod:`vae_tf.core.arrays`).
+"""What the models accept: images, codes and counts (labels: :mod:`vae_tf.core.arrays`), checked
+in one place so that a wrong input fails with one line (:class:`InputError`) saying the fix.
 
-Every entry point (``fit``/``evaluate``, ``encode``/``decode``/``reconstruct``/``sample``,
-:func:`vae_tf.make_dataset`, the evaluators, the command line) goes through these checks, so the
-same input means the same thing everywhere and a wrong one fails with the fix.
-
-**The pixel rule.** Images are pixel intensities in ``[0, 1]``:
-
-* floating-point arrays are taken as they are and must lie in ``[0, 1]`` (no NaN/Inf);
-  anything outside is an error (divide 0-255 grey levels by 255, or pass them as ``uint8``);
-* integer arrays (``uint8`` files) are 8-bit grey levels 0-255 and are divided by 255, except
-  an integer array whose values are all 0 or 1, which is already binary (binarized digits)
-  and is kept as 0/1; integers outside 0-255 are an error;
-* booleans are binary (0/1).
-
-All raise :class:`InputError` (a ``ValueError``) with one line that says what was wrong.
+**The pixel rule.** Images are pixel intensities in ``[0, 1]``: floats are taken as they are and
+must lie in ``[0, 1]`` (no NaN/Inf); integers (``uint8`` files) are grey levels 0-255, divided by
+255, except all-0/1 integers, kept as binary; booleans are binary.
 """
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -87,16 +76,10 @@ def check_image_shape(
     raise InputError(f"{name} must have shape (batch, {', '.join(map(str, image_shape))}), got ({shown}).{fix}")
 
 
-def _is_integral(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def check_count(n, *, name: str = "n", minimum: int = 1) -> int:
-    """``n`` as a Python int ``>= minimum``; :class:`InputError` for anything else (floats,
-    strings, booleans, ``None``)."""
-    if _is_integral(n) and int(n) >= minimum:
-        return int(n)
-    if isinstance(n, float) and n.is_integer() and n >= minimum:
+    """``n`` (an integer, or a whole float) as a Python int ``>= minimum``; else :class:`InputError`."""
+    whole = isinstance(n, (int, np.integer)) or (isinstance(n, float) and n.is_integer())
+    if whole and not isinstance(n, bool) and n >= minimum:
         return int(n)
     raise InputError(f"{name} must be an integer >= {minimum}, got {n!r}.")
 
@@ -140,12 +123,9 @@ def as_codes(z, width: int, name: str = "z") -> np.ndarray:
 
 
 def in_batches(fn, x: np.ndarray, *more: np.ndarray, batch_size: int = 512) -> list[np.ndarray]:
-    """Apply ``fn(x_batch, *more_batches)``, which returns a tuple of tensors, over batches of
-    ``x`` and the equally long arrays ``more``; each output concatenated as NumPy.
-
-    Not ``Model.predict(batch_size=)``: on a CPU (Keras 3.15) ``predict`` costs about 230 ms per
-    call on 10 images against about 20 ms here, and the notebooks make many such small calls.
-    Raises :class:`InputError` for a bad ``batch_size`` or an empty ``x``."""
+    """``fn(x_batch, *more_batches)`` (a tuple of tensors) over batches of ``x`` and the equally long
+    ``more``, each output concatenated as NumPy. Not ``Model.predict``: on a CPU (Keras 3.15) it costs
+    about 230 ms per call on 10 images against 20 ms here. Raises :class:`InputError`."""
     from keras import ops
 
     batch_size = check_count(batch_size, name="batch_size")
@@ -157,12 +137,9 @@ def in_batches(fn, x: np.ndarray, *more: np.ndarray, batch_size: int = 512) -> l
 
 
 def pixels_of(data, image_shape: Sequence[int]):
-    """The images of one training batch as a float32 tensor ``(batch, *image_shape)``.
-
-    ``data`` is what Keras passes to ``train_step``: images, or ``(images, labels[, weights])``.
-    The pixel rule in the graph, by dtype: ``uint8`` grey levels are divided by 255, booleans and
-    other integers (binary pixels) are cast; images missing a trailing channel axis of size 1 get it.
-    """
+    """The images of ``data`` (what Keras passes to ``train_step``: images, or ``(images, labels[,
+    weights])``) as float32 ``(batch, *image_shape)``, by the pixel rule: ``uint8`` divided by 255,
+    other integers and booleans cast; a missing trailing channel axis of size 1 added."""
     import keras
     from keras import ops
 

@@ -1,13 +1,9 @@
 """The terms of the evidence lower bound (ELBO), in closed form where one exists.
 
-Every function here works per example: it sums over the event axes (all pixels, or all
-latent dimensions) and returns a tensor of shape ``(batch,)`` in **nats**. Averaging over the
-batch is left to the caller, so that the same functions serve training losses (mean over
-the batch) and held-out evaluation (mean over the whole test set).
-
-Conventions: the decoder outputs **logits** ``l`` of shape ``(batch, *image_shape)``; the pixel
-mean is ``sigmoid(l)`` under the Bernoulli and Gaussian likelihoods and
-:func:`continuous_bernoulli_mean` under the continuous Bernoulli (:func:`pixel_mean` picks).
+Every function works per example: it sums over the event axes (pixels, or latent dimensions)
+and returns shape ``(batch,)`` in **nats**; the caller averages (over a batch in training, over
+the test set in evaluation). The decoder outputs **logits** ``(batch, *image_shape)``; the pixel
+mean is ``sigmoid(logits)``, or :func:`continuous_bernoulli_mean` (:func:`pixel_mean` picks).
 """
 
 from __future__ import annotations
@@ -38,22 +34,12 @@ def kl_divergence(
     prior_log_var=None,
     per_dimension: bool = False,
 ):
-    """Closed-form ``KL(q || p)`` between diagonal Gaussians, in nats.
-
-    ``q = N(z_mean, exp(z_log_var))``; ``p = N(prior_mean, exp(prior_log_var))``, or the
-    standard normal ``N(0, I)`` when both prior arguments are ``None``. For one dimension::
-
-        KL = 0.5 * (var_q / var_p + (mu_p - mu_q)**2 / var_p - 1 + log var_p - log var_q)
-
-    which for the standard-normal prior is ``0.5 * (var_q + mu_q**2 - 1 - log var_q)``.
-    It is exactly 0 when ``q == p``.
-
-    Args:
-        z_mean, z_log_var: tensors of shape ``(batch, latent_dim)``.
-        prior_mean, prior_log_var: ``None`` or tensors broadcastable to that shape.
-        per_dimension: if True return shape ``(batch, latent_dim)`` instead of summing
-            over the latent axis to shape ``(batch,)``.
-    """
+    """Closed-form ``KL(q || p)`` between diagonal Gaussians, in nats: ``q = N(z_mean,
+    exp(z_log_var))``, ``p = N(prior_mean, exp(prior_log_var))`` (``N(0, I)`` when both are None).
+    Per dimension ``0.5 * (var_q / var_p + (mu_p - mu_q)**2 / var_p - 1 + log var_p - log var_q)``,
+    for ``N(0, 1)`` ``0.5 * (var_q + mu_q**2 - 1 - log var_q)``; exactly 0 when ``q == p``.
+    Shapes ``(batch, latent_dim)`` (the prior's broadcast) in, ``(batch,)`` out, or
+    ``(batch, latent_dim)`` with ``per_dimension``."""
     z_mean = ops.convert_to_tensor(z_mean)
     z_log_var = ops.convert_to_tensor(z_log_var, dtype=z_mean.dtype)
     if prior_mean is None and prior_log_var is None:
@@ -86,13 +72,9 @@ def bernoulli_log_likelihood(x, logits):
 
 
 def gaussian_log_likelihood(x, mean, sigma: float = 1.0):
-    """``log N(x | mean, sigma**2 I)``, in nats, summed over pixels.
-
-    Equals ``-SSE / (2 sigma**2) - D * log(sigma * sqrt(2 pi))`` with ``SSE`` the summed
-    squared error and ``D`` the number of pixels: the mean squared error up to a scale and a
-    constant. A continuous density, so it can be positive (the loss negative) for small sigma.
-    Shapes ``(batch, ...)`` in, ``(batch,)`` out. Raises ``ValueError`` if ``sigma <= 0``.
-    """
+    """``log N(x | mean, sigma**2 I)`` in nats, summed over the ``D`` pixels: ``-SSE / (2 sigma**2)
+    - D log(sigma sqrt(2 pi))``, the squared error up to a scale and a constant; a density, so it can
+    be positive. Shapes ``(batch, ...)`` in, ``(batch,)`` out. Raises ``ValueError`` if ``sigma <= 0``."""
     if not sigma > 0:
         raise ValueError(f"sigma must be a positive number, got {sigma!r}.")
     mean = ops.convert_to_tensor(mean)

@@ -2,8 +2,7 @@
 
 Read it top to bottom: the constructor, the metrics, then ``train_step``, where one batch goes
 encoder -> ``Sampling`` -> decoder -> reconstruction term -> KL term -> loss -> gradients.
-Everything after ``test_step`` serves users of a trained model (``encode``, ``decode``,
-``sample``, ...) and the checks that turn wrong input into a clear error.
+After ``test_step`` come the hooks the family overrides and what users of a trained model call.
 """
 
 from __future__ import annotations
@@ -90,11 +89,9 @@ class VAE(ChecksImageArrays, keras.Model):
         return step_logs(self.metrics)
 
     def loss_terms(self, x, y=None, training=False) -> dict:
-        """``train_step``'s terms without the gradient step: float32 tensors ``(batch,)`` in nats,
-        ``{"loss", "reconstruction_loss", "kl_loss"}``, one ``z ~ q(z|x)`` per image. ``x``:
-        float images ``(batch, *image_shape)``; ``y``: integer labels, passed as the digits of
-        :meth:`posterior` and :meth:`decoder_logits` (which ignore them here; a ConditionalVAE
-        conditions on them)."""
+        """``train_step``'s terms without the gradient step (``test_step`` and the family use it):
+        float32 tensors ``(batch,)`` in nats, one ``z ~ q(z|x)`` per image. ``y``: labels, the
+        digits of :meth:`posterior` and :meth:`decoder_logits` (ignored here)."""
         z_mean, z_log_var = self.posterior(x, y, training=training)
         z = self.sampling([z_mean, z_log_var])
         logits = self.decoder_logits(z, y, training=training)
@@ -145,16 +142,11 @@ class VAE(ChecksImageArrays, keras.Model):
         return tuple(in_batches(lambda xb, *lb: self.posterior(xb, *lb), x, *labels, batch_size=batch_size))
 
     def decode(self, z, *, digits=None, batch_size: int = 512) -> np.ndarray:
-        """Pixel means in ``[0, 1]`` for codes ``z`` ``(n, latent_dim)`` (a digit-conditioned model
-        needs ``digits``: one int or ``n``): NumPy ``(n, *image_shape)``. Raises :class:`vae_tf.InputError`."""
+        """Pixel means in ``[0, 1]`` for codes ``z`` ``(n, latent_dim)``: NumPy ``(n, *image_shape)``.
+        Raises :class:`vae_tf.InputError`."""
         z = as_codes(z, self.latent_dim)
         labels = self.digit_array(digits, len(z))
-        if self.conditions_on_digits and not labels:
-            raise InputError(f"{type(self).__name__}.decode needs digits=: one digit or one per code.")
-
-        def fn(zb, *lb):
-            return (pixel_mean(self.decoder_logits(zb, *lb), self.likelihood),)
-
+        fn = lambda zb, *lb: (pixel_mean(self.decoder_logits(zb, *lb), self.likelihood),)  # noqa: E731
         return in_batches(fn, z, *labels, batch_size=batch_size)[0]
 
     def reconstruct(self, x, *, digits=None, batch_size: int = 512) -> np.ndarray:
@@ -165,13 +157,11 @@ class VAE(ChecksImageArrays, keras.Model):
         return in_batches(fn, x, *labels, batch_size=batch_size)[0]
 
     def sample(self, n: int, *, digits=None, seed: int | None = None) -> np.ndarray:
-        """``n`` images ``z ~ N(0, I)`` decoded to pixel means, NumPy ``(n, *image_shape)``; a
-        digit-conditioned model draws ``digits`` uniformly when None. Same ``seed``, same images."""
+        """``n`` images ``z ~ N(0, I)`` decoded to pixel means, NumPy ``(n, *image_shape)``.
+        Same ``seed``, same images."""
         n = check_count(n)
         seed = None if seed is None else check_count(seed, name="seed", minimum=0)
         z = ops.convert_to_numpy(keras.random.normal((n, self.latent_dim), seed=seed))
-        if digits is None and self.conditions_on_digits:
-            digits = ops.convert_to_numpy(keras.random.randint((n,), 0, self.num_classes, seed=seed))
         return self.decode(z, digits=digits)
 
     def kl_per_dimension(self, x, *, digits=None, batch_size: int = 512) -> np.ndarray:
@@ -190,7 +180,6 @@ class VAE(ChecksImageArrays, keras.Model):
             )
         return ()
 
-    # ------------------------------------------------------------ checked input
     def as_model_input(self, x, *, name: str = "x") -> np.ndarray:
         """``x`` as the model's float32 batch ``(n, *image_shape)`` (:func:`vae_tf.core.inputs.as_model_input`)."""
         return as_model_input(x, self.image_shape, name=name)

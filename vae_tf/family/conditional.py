@@ -82,6 +82,19 @@ class DigitConditionedVAE(SharedStep, VAE):
         """``(labels,)``: ``digits`` (one int or ``n``) as ``n`` class indices; ``()`` for None."""
         return () if digits is None else (as_class_indices(digits, self.num_classes, n=n, name="digits"),)
 
+    def decode(self, z, *, digits=None, batch_size: int = 512) -> np.ndarray:
+        """:meth:`vae_tf.VAE.decode` given ``digits``: one int or one per code (required)."""
+        if digits is None:
+            raise InputError(f"{type(self).__name__}.decode needs digits=: one digit or one per code.")
+        return super().decode(z, digits=digits, batch_size=batch_size)
+
+    def sample(self, n: int, *, digits=None, seed: int | None = None) -> np.ndarray:
+        """:meth:`vae_tf.VAE.sample`; ``digits`` drawn uniformly (with ``seed``) when None."""
+        if digits is None:
+            n, seed = check_count(n), None if seed is None else check_count(seed, name="seed", minimum=0)
+            digits = ops.convert_to_numpy(keras.random.randint((n,), 0, self.num_classes, seed=seed))
+        return super().sample(n, digits=digits, seed=seed)
+
     def checked_labels(self, y, n: int, name: str = "x") -> np.ndarray:
         """Labels ``(n,)`` in ``[0, num_classes)``; :class:`vae_tf.InputError` otherwise."""
         if y is None:
