@@ -367,3 +367,25 @@ def test_a_file_shorter_than_the_course_set_is_refused_with_the_way_out(mnist, t
         vae_tf.load_course_mnist(short)
     (xa, _), _ = vae_tf.load_course_mnist(short, all_training_images=True)
     assert len(xa) == 100
+
+
+def test_one_data_checksum_for_the_judge_the_course_set_and_the_command_line(mnist, tmp_path):
+    """Issue 31: one checksum with one byte layout (shape, dtype, bytes of each array in order).
+    The course set's constant and the judge's records use it over (x, y); vae-tf train and
+    evaluate record it over the file's four arrays."""
+    from vae_tf.app.run import load_data
+
+    (x, y), (x_test, y_test) = mnist
+    assert data_module.data_checksum(x[: data_module.COURSE_TRAIN_SIZE], y[: data_module.COURSE_TRAIN_SIZE]) == (
+        data_module.COURSE_TRAIN_SHA256)
+    path = tmp_path / "small.npz"
+    np.savez(path, x_train=x[:50], y_train=y[:50], x_test=x_test[:20], y_test=y_test[:20])
+    _, info = load_data(str(path), None)
+    assert info["sha256"] == data_module.data_checksum(x[:50], y[:50], x_test[:20], y_test[:20])
+    # The layout tells the arrays apart: same bytes in another shape or dtype, or another order.
+    a = np.arange(12, dtype="uint8")
+    assert len({data_module.data_checksum(a), data_module.data_checksum(a.reshape(3, 4)),
+                data_module.data_checksum(a.view("int8")), data_module.data_checksum(a, a[:0]),
+                data_module.data_checksum(a[:0], a)}) == 5
+    with pytest.raises(TypeError, match="at least one array"):
+        data_module.data_checksum()
