@@ -207,6 +207,7 @@ def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, capsys, monkeypatch)
         (["--out", str(tmp_path / "a_file")], "is an existing file"),
         (["--out", str(tmp_path / "a_file" / "sub")], "not a writable directory"),
         (["--out", str(tmp_path / "emptydir"), "--resume"], "no checkpoint to resume"),
+        (["--out", out, "--tensorboard", str(tmp_path / "a_file")], "--tensorboard"),
     ]
     for args, expected in cases:
         code = cli.main(["train", *args])
@@ -215,6 +216,17 @@ def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, capsys, monkeypatch)
         assert err.count("\n") == 1 and "Traceback" not in err, (args, err)
         assert err.startswith(("vae-tf: error:", "vae-tf train: error:")) and expected in err, (args, err)
     assert not (tmp_path / "out").exists()  # a run that never started leaves no directory
+
+
+def test_tensorboard_without_its_package_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
+    code = cli.main(["train", "--out", str(tmp_path / "run"), "--tensorboard", str(tmp_path / "tb"), *SMALL])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "pip install tensorboard" in err, err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "tb").exists()
 
 
 def test_bad_input_in_the_real_command_has_no_traceback(tmp_path):
