@@ -40,7 +40,7 @@ __version__ = "0.1.0"
 
 #: Names loaded on first use (PEP 562): ``vae_tf.NAME`` is ``vae_tf.<module>.NAME``.
 _LAZY = {
-    "BINARIZATIONS": "core.choices",
+    "BINARIZATIONS": "tools.data",
     "MNISTError": "tools.data", "binarize": "tools.data", "binarize_static": "tools.data", "find_mnist": "tools.data",
     "load_mnist": "tools.data", "load_course_mnist": "tools.data", "make_dataset": "tools.data", "scale_images": "tools.data", "split_validation": "tools.data",
     "subset": "tools.data", "validate_mnist": "tools.data",
@@ -53,7 +53,7 @@ _LAZY = {
     "quick_mode": "tools.settings",
 }  # fmt: skip
 #: Tools available as attributes on first use (``vae_tf.plotting`` is ``vae_tf.tools.plotting``).
-_SUBMODULES = {"choices": "core.choices", **{name: f"tools.{name}" for name in (
+_SUBMODULES = {**{name: f"tools.{name}" for name in (
     "data", "estimators", "evaluation", "judge", "latent", "linear_gaussian", "plotting", "quality", "settings",
     "widgets")}}
 

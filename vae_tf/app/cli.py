@@ -25,7 +25,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..core.choices import ARCHITECTURES, BINARIZATIONS, LIKELIHOODS, STRATEGY_NAMES
+from ..core.architectures import ARCHITECTURES
+from ..core.losses import LIKELIHOODS
+from ..tools.data import BINARIZATIONS
+from .distribute import STRATEGY_NAMES
 from .config import ConfigError, RunConfig, check_value, rule
 from .run import EXIT_DIVERGED, EXIT_OK, EXIT_USAGE, EXIT_WORKER_LOST, EXIT_WRITE_FAILED, PROG, RunError, RunRequest, UsageError, say  # noqa: F401
 #: The exit code of a command stopped by Ctrl-C (128 + SIGINT).

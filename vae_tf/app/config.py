@@ -13,7 +13,9 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from ..core.choices import ARCHITECTURES, BINARIZATIONS, LIKELIHOODS
+from ..core.architectures import ARCHITECTURES
+from ..core.losses import LIKELIHOODS
+from ..tools.data import BINARIZATIONS
 
 
 class ConfigError(ValueError):

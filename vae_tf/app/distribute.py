@@ -21,9 +21,10 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from ..core.choices import STRATEGY_NAMES
 
 TF_CONFIG_VAR = "TF_CONFIG"
+#: Names accepted by :func:`strategy_from_name` (the command line's ``--distribute``).
+STRATEGY_NAMES = ("none", "mirrored", "multi-worker")
 
 
 def use_logical_cpus(n: int) -> list[tf.config.LogicalDevice]:

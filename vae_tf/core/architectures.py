@@ -20,7 +20,8 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from .choices import ARCHITECTURES
+#: Encoder/decoder families of :func:`build_encoder` / :func:`build_decoder`.
+ARCHITECTURES = ("mlp", "conv")
 
 _DEFAULT_HIDDEN = {"mlp": (512,), "conv": (16,)}
 

@@ -12,7 +12,8 @@ import math
 
 from keras import ops
 
-from .choices import LIKELIHOODS
+#: Likelihoods ``p(x|z)`` of :func:`reconstruction_log_likelihood`.
+LIKELIHOODS = ("bernoulli", "gaussian", "continuous_bernoulli")
 
 
 #: Below this ``|logits|`` the continuous Bernoulli's normaliser and mean use their Taylor

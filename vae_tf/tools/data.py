@@ -29,10 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.choices import BINARIZATIONS  # noqa: F401  (the schemes' names, re-exported)
 from ..core.arrays import as_class_indices, as_images
 from ..core.inputs import InputError, as_unit_pixels, check_count
 
+#: The binarization schemes of MNIST, one name each (as in the literature):
+#: ``"threshold"`` pixel > 0.5 becomes 1 (deterministic); ``"static"`` each pixel 1 with
+#: probability its grey level, drawn ONCE and kept (Larochelle & Murray's static MNIST);
+#: ``"dynamic"`` such a draw made afresh every epoch (training only; Burda et al. 2016).
+BINARIZATIONS = ("threshold", "static", "dynamic")
 ENV_VAR = "VAE_TF_MNIST"
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 IMAGE_SHAPE = (28, 28)
