@@ -232,7 +232,7 @@ def test_straight_through_and_the_two_vq_losses_train_what_they_should():
     codebook = model.quantizer.codebook
     encoder = model.encoder.trainable_weights
     with tf.GradientTape(persistent=True) as tape:
-        terms = {k: keras.ops.mean(v) for k, v in model.loss_terms(x, training=True).items() if k != "perplexity"}
+        terms = {k: keras.ops.mean(v) for k, v in model.loss_terms(x, training=True).items() if k != "code_counts"}
     used = np.unique(model.encode(x))
 
     def grads(term, variables):
@@ -294,12 +294,17 @@ def test_vq_train_step_logs_exactly_the_loss_terms_and_they_add_up(digits, ema):
     trained, reference = vq_vae(ema=ema, seed=3), vq_vae(ema=ema, seed=3)
     trained.compile(optimizer=keras.optimizers.SGD(0.0), jit_compile=False)
     logs = trained.train_on_batch(x, return_dict=True)
-    terms = {k: float(np.mean(to_numpy(v))) for k, v in reference.loss_terms(x, training=True).items()}
-    names = {"loss", "reconstruction_loss", "commitment_loss", "perplexity"} | (set() if ema else {"codebook_loss"})
-    assert set(logs) == names == set(terms) == {"perplexity", *trained.loss_weights, "loss"}
+    codes = reference.encode(x)  # before the step: with ema, the step moves the codebook
+    terms = dict(reference.loss_terms(x, training=True))
+    counts = to_numpy(terms.pop("code_counts"))  # the batch's code histogram, which the perplexity metric adds up
+    np.testing.assert_array_equal(counts, np.bincount(codes.ravel(), minlength=8))
+    terms = {k: float(np.mean(to_numpy(v))) for k, v in terms.items()}
+    names = {"loss", "reconstruction_loss", "commitment_loss"} | (set() if ema else {"codebook_loss"})
+    assert set(logs) == names | {"perplexity"} and names == set(terms) == {*trained.loss_weights, "loss"}
     assert trained.loss_weights["commitment_loss"] == 0.25  # the raw term, weighted by beta
     for name in names:
         assert logs[name] == pytest.approx(terms[name], rel=1e-5), name
+    assert logs["perplexity"] == pytest.approx(float(to_numpy(code_perplexity(codes, 8))), rel=1e-5)
     assert logs["loss"] == pytest.approx(sum(w * logs[k] for k, w in trained.loss_weights.items()), rel=1e-6)
     if not ema:  # the two terms measure the same distance ||z_e - z_q||^2
         assert logs["commitment_loss"] == pytest.approx(logs["codebook_loss"], rel=1e-5)
