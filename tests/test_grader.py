@@ -18,6 +18,7 @@ from keras import ops
 
 from vae_tf.course.grading import (CORRECT, MISSING, WRONG, check_kl, check_reconstruction, check_sampling,
                                    check_train_step, grade)
+from vae_tf.course.grading.step import fixed_networks
 
 ROOT = Path(__file__).resolve().parent.parent
 PIXEL_AXES = (1, 2, 3)
@@ -46,9 +47,10 @@ def reconstruction(x, logits):
 
 
 class ScratchVAE(keras.Model):
-    """Notebook 02's ScratchVAE; the tests' mistakes override ``combine`` (the loss) or ``update``."""
+    """Notebook 02's ScratchVAE; the tests' mistakes override its pieces, ``combine`` (the loss) or ``update``."""
 
     sampling_class = Sampling
+    kl_term = staticmethod(kl)
 
     def __init__(self, encoder, decoder, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -70,7 +72,7 @@ class ScratchVAE(keras.Model):
             z_mean, z_log_var = self.encoder(x, training=True)
             z = self.sampling([z_mean, z_log_var])
             reconstruction_loss = reconstruction(x, self.decoder(z, training=True))
-            kl_loss = kl(z_mean, z_log_var)
+            kl_loss = self.kl_term(z_mean, z_log_var)
             loss = self.combine(reconstruction_loss, kl_loss)
         self.update(tape.gradient(loss, self.trainable_weights))
         for tracker, value in zip(self.trackers, (reconstruction_loss + kl_loss, reconstruction_loss, kl_loss)):
@@ -323,19 +325,20 @@ def test_each_train_step_mistake_is_named(model_class):
 
 
 class MeanKLVAE(ScratchVAE):
-    def train_step(self, x):
-        global kl
-        correct, kl = kl, KL_MISTAKES["mean over the 5 latent dimensions"]
-        try:
-            return super().train_step(x)
-        finally:
-            kl = correct
+    kl_term = staticmethod(KL_MISTAKES["mean over the 5 latent dimensions"])
 
 
 def test_a_train_step_on_wrong_pieces_says_to_fix_them_first():
     verdicts = grade(Sampling, KL_MISTAKES["mean over the 5 latent dimensions"], reconstruction, MeanKLVAE, show=False)
     assert [v.status for v in verdicts] == [CORRECT, WRONG, CORRECT, WRONG]
     assert "fix those first" in verdicts[-1].message and "fix those first" not in verdicts[1].message
+
+
+def test_a_layer_or_model_instance_instead_of_its_class_is_named():
+    verdict = check_sampling(Sampling(seed=0))
+    assert verdict.status == WRONG and "pass its class, Sampling" in verdict.message, verdict
+    verdict = check_train_step(ScratchVAE(*fixed_networks()))
+    assert verdict.status == WRONG and "pass the model class itself" in verdict.message, verdict
 
 
 def test_an_error_in_a_piece_is_a_verdict_naming_it():

@@ -123,6 +123,9 @@ def check_sampling(sampling) -> Verdict:
     try:
         if sampling is None:
             raise Finished(Verdict(SAMPLING_PIECE, MISSING, "not written yet (got None)"))
+        if isinstance(sampling, keras.layers.Layer):
+            raise wrong(SAMPLING_PIECE, f"got a layer; pass its class, {type(sampling).__name__} (the grader builds "
+                                        f"it with seed={SEED}).")
         if isinstance(sampling, type) and issubclass(sampling, keras.layers.Layer):
             _check_layer(sampling)
             return Verdict(SAMPLING_PIECE, CORRECT, "correct: seeded N(0, I) noise, new at each call, and z = "

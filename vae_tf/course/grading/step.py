@@ -182,6 +182,9 @@ def check_train_step(model_class: type | None, *, pieces_correct: bool = True) -
     try:
         if model_class is None:
             raise Finished(Verdict(STEP_PIECE, MISSING, "not written yet (got None)"))
+        if not isinstance(model_class, type):
+            raise wrong(STEP_PIECE, f"got a {type(model_class).__name__}; pass the model class itself (the grader "
+                                    f"builds it with encoder, decoder and seed={SEED}).")
         tf32 = tf.config.experimental.tensor_float_32_execution_enabled()
         tf.config.experimental.enable_tensor_float_32_execution(False)  # float32 matmuls on a GPU, as on a CPU
         try:
