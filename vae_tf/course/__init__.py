@@ -7,6 +7,7 @@ What the notebooks import (no notebook machinery):
 * :mod:`~vae_tf.course.claims`: ``stated``, the checks of the numbers a notebook's prose states.
 * :mod:`~vae_tf.course.models`: notebook 02's trained 2-D VAE, shipped for notebook 03.
 * :mod:`~vae_tf.course.checks`: the checks cells that hold those ``stated`` calls.
+* :mod:`~vae_tf.course.grading`: ``grade``, which tells a student which piece of their VAE is right.
 
 The tools behind ``python -m vae_tf.course`` (:mod:`~vae_tf.course.cli`; nbformat, and nbclient or
 MkDocs where a command needs them):
