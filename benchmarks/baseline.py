@@ -9,6 +9,15 @@ import tensorflow as tf
 from keras import ops
 
 
+def keras_io_encoder(encoder: keras.Model, seed: int | None = None) -> keras.Model:
+    """The keras.io example's encoder: ``encoder``'s ``[z_mean, z_log_var]`` and a third output ``z``
+    drawn inside it by a sampling layer (vae_tf's encoders leave the draw to the model)."""
+    import vae_tf
+
+    z = vae_tf.Sampling(seed=seed, name="z")(encoder.outputs[:2])
+    return keras.Model(encoder.inputs, [*encoder.outputs[:2], z], name=encoder.name)
+
+
 class PlainVAE(keras.Model):
     """``encoder`` maps images to ``[z_mean, z_log_var, z]``; ``decoder`` maps ``z`` to pixel
     logits. Loss: Bernoulli cross-entropy summed over pixels plus the closed-form KL, in nats

@@ -45,7 +45,7 @@ def first_calls(jit) -> dict[str, float]:
 
     times = {"import": time.perf_counter() - t}
     (x_train, _), (x_test, _) = vae_tf.load_mnist()
-    model = vae_tf.VAE(vae_tf.build_encoder(latent_dim=2, seed=0), vae_tf.build_decoder(latent_dim=2), seed=0)
+    model = vae_tf.VAE(vae_tf.build_encoder(latent_dim=2), vae_tf.build_decoder(latent_dim=2), seed=0)
     model.compile(optimizer=keras.optimizers.Adam(), jit_compile=jit)
     for label, call, n, batch in CALLS:
         ds = vae_tf.make_dataset((x_train if call == "fit" else x_test)[:n], batch_size=batch, shuffle=call == "fit", seed=0)
