@@ -7,6 +7,7 @@ TensorFlow start-up per case).
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -404,3 +405,34 @@ def test_binarization_is_recorded_fixed_on_resume_and_read_by_evaluate(tmp_path,
     assert code == 2 and "--binarization 'static' (checkpoint: 'dynamic')" in err, err
     assert cli.main(["train", "--out", str(tmp_path / "x"), "--binarization", "always"]) == 2
     assert "invalid choice: 'always'" in capsys.readouterr().err
+
+
+def test_kl_warmup_is_recorded_adds_up_at_each_epochs_weight_and_resumes_exactly(tmp_path):
+    """--kl-warmup 2 (issue 32): the KL weight of epochs 1-3 is 0, beta/2, beta in history.json and
+    history.csv; each epoch's loss is reconstruction + weight * KL; the test -ELBO is at weight 1; a run
+    stopped after epoch 1 and resumed to 3 ends with the uninterrupted run's numbers and weights."""
+    args = [*SMALL, "--epochs", "3", "--kl-warmup", "2", "--beta", "2"]
+    whole = run_cli(*args, "--out", "whole", cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    assert "retracing" not in whole.stderr
+    history = _read_json(tmp_path / "whole" / "history.json")
+    assert history["kl_weight"] == [0.0, 1.0, 2.0]
+    for prefix in ("", "val_"):
+        loss, rec, kl = (np.asarray(history[prefix + k]) for k in ("loss", "reconstruction_loss", "kl_loss"))
+        np.testing.assert_allclose(loss, rec + np.asarray(history["kl_weight"]) * kl, rtol=1e-4)
+    with open(tmp_path / "whole" / "history.csv", newline="") as f:
+        assert [float(row["kl_weight"]) for row in csv.DictReader(f)] == [0.0, 1.0, 2.0]
+    metrics = _read_json(tmp_path / "whole" / "metrics.json")
+    assert metrics["config"]["kl_warmup"] == 2
+    assert math.isclose(metrics["test_neg_elbo_nats"], metrics["test_reconstruction_loss_nats"]
+                        + metrics["test_kl_loss_nats"], rel_tol=1e-6)
+    assert keras.models.load_model(tmp_path / "whole" / "model.keras").beta == 2.0  # the target, not a warm-up weight
+
+    first = run_cli(*[a if a != "3" else "1" for a in args], "--out", "split", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    resumed = run_cli("--out", "split", "--resume", "--epochs", "3", "--verbose", "0", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    split = _read_json(tmp_path / "split" / "history.json")
+    for key in ("loss", "val_loss", "kl_weight"):
+        assert split[key] == history[key], key
+    assert _read_json(tmp_path / "split" / "metrics.json")["test_neg_elbo_nats"] == metrics["test_neg_elbo_nats"]

@@ -102,3 +102,14 @@ def test_training_curves_tick_whole_epochs(epochs):
             assert all("." not in text for text in labels), labels
     finally:
         plt.close(fig)
+
+
+def test_training_curves_use_each_epochs_kl_weight_and_draw_it():
+    """With KL warm-up (issue 32) the dotted sum uses each epoch's logged kl_weight, shown on the KL panel."""
+    history = {"loss": [10.0, 12.0, 15.0], "reconstruction_loss": [10.0, 10.0, 10.0], "kl_loss": [4.0, 4.0, 5.0],
+               "kl_weight": [0.0, 0.5, 1.0]}
+    fig = plotting.plot_training_curves(history, beta=1.0)
+    assert len(fig.axes) == 4  # three panels and the KL panel's weight axis
+    dotted = [line for line in fig.axes[0].lines if line.get_linestyle() == ":"]
+    np.testing.assert_allclose(dotted[0].get_ydata(), [10.0, 12.0, 15.0])
+    np.testing.assert_allclose(fig.axes[3].lines[0].get_ydata(), [0.0, 0.5, 1.0])

@@ -35,6 +35,7 @@ from .family.conditional import ConditionalVAE, StyleGridHistory
 from .family.gumbel import GumbelSoftmax, GumbelSoftmaxVAE, TemperatureSchedule
 from .family.iwae import IWAE
 from .family.vqvae import VQVAE, VectorQuantizer
+from .family.warmup import KLWarmup
 
 __version__ = "0.1.0"
 
@@ -79,6 +80,7 @@ __all__ = [
     "GumbelSoftmaxVAE",
     "IWAE",
     "InputError",
+    "KLWarmup",
     "Judge",
     "JudgeError",
     "LinearGaussianModel",

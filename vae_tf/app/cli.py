@@ -105,6 +105,9 @@ def _model_options(g) -> None:
                         "(a fresh draw every epoch; held-out images are one fixed draw) (default: grey levels)")
     g.add_argument("--beta", type=_checked("beta"), default=None,
                    help=f"weight of the KL term; 1 = ELBO (default {FULL.beta})")
+    g.add_argument("--kl-warmup", type=_checked("kl_warmup"), default=None, metavar="EPOCHS",
+                   help="KL warm-up: the KL weight rises linearly from 0 to --beta over the first EPOCHS epochs "
+                        f"(vae_tf.KLWarmup; each epoch's weight in history.json); 0 = off (default {FULL.kl_warmup})")
     g.add_argument("--conditional", action="store_true", default=None,
                    help="digit-conditioned model (vae_tf.AuxiliaryClassifierVAE): a classifier's digit "
                         "probabilities join z in the decoder; figures show a digits x styles grid")

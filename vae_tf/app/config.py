@@ -48,6 +48,7 @@ class RunConfig:
     batch_size: int = _field(128, kind=int, ok=lambda v: v >= 1, what="an integer >= 1")
     learning_rate: float = _field(1e-3, kind=float, ok=lambda v: v > 0, what="a number > 0")
     beta: float = _field(1.0, kind=float, ok=lambda v: v >= 0, what="a number >= 0")
+    kl_warmup: int = _field(0, kind=int, ok=lambda v: v >= 0, what="an integer >= 0")
     likelihood: str = _field("bernoulli", kind=str, ok=_any, what=f"one of {LIKELIHOODS}", choices=LIKELIHOODS)
     sigma: float = _field(0.1, kind=float, ok=lambda v: v > 0, what="a number > 0")
     binarization: str | None = _field(None, kind=str, ok=_any, what=f"one of {BINARIZATIONS}", optional=True,
@@ -65,7 +66,7 @@ class RunConfig:
     #: The only settings a resumed run may change (a larger ``epochs`` trains a run further).
     MAY_CHANGE_ON_RESUME: ClassVar[tuple[str, ...]] = ("epochs",)
     #: Fields added after checkpoints were first written, and the value older checkpoints imply.
-    ADDED_LATER: ClassVar[Mapping[str, Any]] = {"mixed_precision": False, "binarization": None}
+    ADDED_LATER: ClassVar[Mapping[str, Any]] = {"mixed_precision": False, "binarization": None, "kl_warmup": 0}
 
     # ------------------------------------------------------------------ constructors
     @classmethod

@@ -342,7 +342,8 @@ def _train_model(request, out: Path, config: RunConfig, state: dict, arrays, gua
             results = writes_results(request)
             nan_stop = fit_epochs(model, *datasets[:2], state, ckpt_dir, guard, epochs=config.epochs, verbose=verbose,
                                   history_csv=out / HISTORY_CSV if results else None,
-                                  tensorboard=request.tensorboard if results else None)
+                                  tensorboard=request.tensorboard if results else None,
+                                  kl_warmup=config.kl_warmup, beta=config.beta)
             guard.check()  # SIGINT/SIGTERM stopped the fit: report and exit
             if nan_stop.bad_epoch is not None:
                 raise DivergedError(_diverged_message(nan_stop, state, ckpt_dir))

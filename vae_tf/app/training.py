@@ -397,7 +397,7 @@ def build_model(config, num_classes: int = 10, distributed: bool = False) -> ker
 
     arch, latent, seed = config.arch, config.latent_dim, config.seed
     common = {"beta": config.beta, "likelihood": config.likelihood, "sigma": config.sigma, "seed": seed}
-    encoder = build_encoder(latent_dim=latent, arch=arch, seed=seed)
+    encoder = build_encoder(latent_dim=latent, arch=arch)
     if config.conditional:
         decoder = build_decoder(latent_dim=latent, arch=arch, condition_dim=num_classes)
         classifier = build_classifier(num_classes=num_classes, arch=arch)
@@ -419,16 +419,35 @@ def build_or_resume(config, directory, state: dict) -> keras.Model:
     return load_checkpoint_model(directory, state) if state["epoch"] else build_model(config, distributed=tf.distribute.has_strategy())
 
 
+@contextlib.contextmanager
+def _quiet_retracing():
+    """TensorFlow's logger at ERROR: KL warm-up retraces the step on purpose each warm-up epoch,
+    and TensorFlow warns about every retrace after the fifth."""
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def fit_epochs(model, fit_ds, val_ds, state: dict, directory, guard: SignalGuard, *, epochs: int, verbose: int,
-               history_csv=None, tensorboard=None) -> NaNStop:
+               history_csv=None, tensorboard=None, kl_warmup: int = 0, beta: float = 1.0) -> NaNStop:
     """Train ``model`` from epoch ``state["epoch"]`` to ``epochs``, checkpointing each completed,
     finite epoch into ``directory`` (``state`` is updated), logging epochs to ``history_csv``
-    (``keras.callbacks.CSVLogger``, appending) and to the ``tensorboard`` log folder if given.
+    (``keras.callbacks.CSVLogger``, appending) and to the ``tensorboard`` log folder if given; with
+    ``kl_warmup`` epochs, :class:`vae_tf.KLWarmup` raises the KL weight to ``beta``.
     Returns the :class:`NaNStop` (``bad_epoch`` is set if training diverged). Call
     ``guard.check()`` after it: a signal stops the fit quietly. Raises ``OSError`` if a
     checkpoint could not be written."""
+    from ..family.warmup import KLWarmup
+
     nan_stop, stopper = NaNStop(), StopOnSignal(guard)
-    callbacks = [stopper, nan_stop, keras.callbacks.ModelCheckpoint(str(Path(directory) / MODEL_PATTERN)),
+    warmup = [KLWarmup(kl_warmup, beta=beta)] if kl_warmup else []  # before the callbacks that read its logs
+    callbacks = [stopper, *warmup, nan_stop, keras.callbacks.ModelCheckpoint(str(Path(directory) / MODEL_PATTERN)),
                  RunState(directory, state, stopper=stopper, nan_stop=nan_stop)]
     if history_csv is not None:
         callbacks.append(keras.callbacks.CSVLogger(str(history_csv), append=True))
@@ -436,11 +455,13 @@ def fit_epochs(model, fit_ds, val_ds, state: dict, directory, guard: SignalGuard
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard)))
     guard.check()
     discard_unsaved(directory, state, history_csv)  # what a killed run left beyond its checkpoint
+    quiet = _quiet_retracing() if warmup else contextlib.nullcontext()
     try:
         if state["epoch"] < epochs:
-            model.fit(fit_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"],
-                      callbacks=[*callbacks, EpochProgbar()], verbose=verbose,
-                      shuffle=False)  # the dataset shuffles itself (seeded)
+            with quiet:
+                model.fit(fit_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"],
+                          callbacks=[*callbacks, EpochProgbar()], verbose=verbose,
+                          shuffle=False)  # the dataset shuffles itself (seeded)
     finally:
         with contextlib.suppress(OSError):  # an epoch cut short or diverged; retried at the next start
             discard_unsaved(directory, state, history_csv)

@@ -165,9 +165,12 @@ def plot_training_curves(
     from a Keras ``History.history`` dict. Dotted lines show ``reconstruction + beta * KL`` (train,
     and validation when logged) over the totals, so the reader sees the terms add up.
     ``extra_terms`` maps further logged terms to their weight in the total, e.g.
-    ``{"classification_loss": 1.0}`` for :class:`vae_tf.AuxiliaryClassifierVAE`. The epoch axis
-    has whole-number ticks only."""
+    ``{"classification_loss": 1.0}`` for :class:`vae_tf.AuxiliaryClassifierVAE`. A logged
+    ``kl_weight`` (:class:`vae_tf.KLWarmup`) replaces ``beta`` epoch by epoch and is drawn on the KL
+    panel's right axis. The epoch axis has whole-number ticks only."""
     extra_terms = dict(extra_terms or {})
+    weight = np.asarray(history["kl_weight"], dtype=float) if "kl_weight" in history else beta
+    weight_name = "w" if "kl_weight" in history else r"$\beta$"
     terms = [k for k in ("loss", "reconstruction_loss", "kl_loss") if k in history]
     fig, axes = plt.subplots(1, len(terms), figsize=(4.2 * len(terms), 3.4))
     axes = np.atleast_1d(axes)
@@ -179,12 +182,18 @@ def plot_training_curves(
         if term == "loss" and "kl_loss" in history and "reconstruction_loss" in history:
             for prefix, name in (("", "train"), ("val_", "val.")):
                 if f"{prefix}kl_loss" in history and f"{prefix}reconstruction_loss" in history:
-                    total = np.asarray(history[f"{prefix}reconstruction_loss"]) + beta * np.asarray(history[f"{prefix}kl_loss"])
+                    total = np.asarray(history[f"{prefix}reconstruction_loss"]) + weight * np.asarray(history[f"{prefix}kl_loss"])
                     for term_name, weight in extra_terms.items():
                         total = total + weight * np.asarray(history[f"{prefix}{term_name}"])
                     extra = "".join(f" + {w:g} {t.replace('_loss', '')}" for t, w in extra_terms.items())
                     ax.plot(epochs, total, ":", color="k" if not prefix else "0.45", lw=2,
-                            label=rf"recon + $\beta$ KL{extra} ({name})")
+                            label=f"recon + {weight_name} KL{extra} ({name})")
+        if term == "kl_loss" and "kl_weight" in history:
+            twin = ax.twinx()
+            twin.step(epochs, history["kl_weight"], where="mid", color="tab:green", alpha=0.7, label="KL weight w")
+            twin.set_ylabel("KL weight w (warm-up)")
+            twin.set_ylim(bottom=0)
+            twin.legend(fontsize=8, loc="center right")
         ax.set_title(term.replace("_", " ") + " (nats)")
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # whole epochs: no 1.2 on a 2-epoch run
