@@ -2,7 +2,7 @@
 
 Each model of the family writes its loss once, in :meth:`loss_terms` in its own file:
 ``loss_terms(x, y, training)`` returns a dict of float32 tensors, the per-example terms ``(batch,)``
-in nats (plus, for some models, a scalar diagnostic of the batch such as ``perplexity``), with
+in nats (plus, for some models, a diagnostic such as the VQ-VAE's ``code_counts``), with
 ``"loss"`` the objective. :class:`SharedStep` turns that into Keras's ``train_step`` and
 ``test_step``: the gradient of the batch mean of ``loss`` (all replicas' under ``tf.distribute``,
 scaled under mixed precision), and every tracker in ``model.metrics`` updated from the term of
