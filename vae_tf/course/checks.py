@@ -29,7 +29,7 @@ def is_checks_cell(cell) -> bool:
 
 
 def _is_stated_call(node) -> bool:
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "stated"
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("stated", "stated_summary")
 
 
 def is_check_statement(node) -> bool:

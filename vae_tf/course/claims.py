@@ -1,38 +1,49 @@
 """Numbers a notebook's prose states, checked against the notebook's own run.
 
-A markdown cell that says "a held-out negative ELBO of 105.3 nats" is followed (in a code cell,
-after the value exists) by::
+A markdown cell that says "a held-out negative ELBO of 105.3 nats" is followed (in a hidden
+checks cell, after the value exists) by::
 
     stated("105.3", test_neg_elbo)
 
-which prints one line: ``stated ✓ "105.3" (this run: 105.27, tolerance ±0.05)`` when the run
-agrees, or ``stated ✗ ...`` with both numbers when it does not. It never raises: a learner's
-run on other hardware differs in the last digits and the notebook must still run. The guarantee
-is on the *stored* notebook instead: ``tests/test_notebook_claims.py`` finds every number in
-every markdown cell (:func:`numbers_in_markdown`) and fails unless the stored outputs hold a
-``stated ✓`` line for it, from a full (not quick) run, or the cell lists it as given:
-``<!-- given: 0.5; 1,000 -->`` (an HTML comment, invisible when rendered) for numbers that are
-settings, constants or literature values rather than results of the run.
+A number that agrees prints nothing: the checks stay out of the reading flow (issue 34). The
+tolerance is the sentence's own precision, half a unit of its last written digit (``"105.3"``:
+±0.05), or the range it states (``"30 to 50 s"``). A disagreement prints one line where it
+happens (``stated ✗ ...``, both numbers). The notebook's last cell calls :func:`stated_summary`,
+which shows one line, "N numbers stated in the text, all match this run" or the ones that do not,
+and stores every verdict in that output under :data:`RECORDS_MIME` (JSON Jupyter does not show).
+``stated`` never raises on a mismatch: a learner's run on other hardware differs in the last
+digits and the notebook must still run. The guarantee is on the *stored* notebook instead:
+``tests/test_notebook_claims.py`` finds every number in every markdown cell
+(:func:`numbers_in_markdown`) and fails unless the stored summary holds an agreeing verdict for
+it from a full (not quick) run, or the cell lists it as given: ``<!-- given: 0.5; 1,000 -->`` (an
+HTML comment, invisible when rendered) for numbers that are settings, constants or literature
+values rather than results of the run.
 
 In quick mode (:func:`vae_tf.quick_mode`) the run is too short to reproduce the prose, and with
 all training images (``$VAE_TF_ALL_TRAINING_IMAGES``, the first cell's ``ALL_TRAINING_IMAGES``) it
-trains on other data, so the line says so and shows this run's value without a verdict. A value
-within 2 % of the prose that misses its tolerance is reported as ``stated ≈`` (what another CPU,
-a GPU or other library versions give), not as ``stated ✗``.
+trains on other data: nothing is compared and the summary says so. A value that misses the
+sentence's precision by less than 2 % is counted as "close" (what another CPU, a GPU or other
+library versions give) in the summary, not printed as a mismatch.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 
-__all__ = ["STATED_CLOSE", "STATED_OK", "STATED_MISMATCH", "given_numbers", "numbers_in_markdown", "stated", "tolerance_of"]
+__all__ = ["RECORDS_MIME", "STATED_CLOSE", "STATED_OK", "STATED_MISMATCH", "given_numbers", "numbers_in_markdown",
+           "stated", "stated_records", "stated_summary", "tolerance_of"]
 
 STATED_OK = "stated ✓"
 STATED_MISMATCH = "stated ✗"
 STATED_CLOSE = "stated ≈"
 #: How far (relative) a value may miss its tolerance and still read as round-off of another machine.
 CLOSE_FRACTION = 0.02
+#: The mimetype under which :func:`stated_summary` stores every verdict of the run (JSON).
+RECORDS_MIME = "application/vnd.vae-tf.stated+json"
+#: The verdicts of this kernel's ``stated`` calls, keyed by call site and text (a re-run cell replaces its own).
+_RECORDS: dict[tuple, dict] = {}
 
 _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 #: What counts as a stated number in prose: decimals, thousands with commas, percentages,
@@ -90,8 +101,38 @@ def tolerance_of(text: str) -> float:
     return 0.5 * 10.0**-decimals
 
 
+def _verdict(text: str, measured: float, tol: float | None) -> dict:
+    """The record of one check: the text, this run's value, the tolerance and the verdict
+    (``"ok"``, ``"close"``, ``"mismatch"`` or ``"not compared"`` with the reason)."""
+    from ..tools.settings import env_flag, quick_mode
+
+    value = _value(text)
+    span = _RANGE.search(text)
+    if span is not None:  # "5 to 10 minutes": the range itself is the claim
+        low, high = float(span.group(1)), float(span.group(2))
+        value, precision = (low + high) / 2, (high - low) / 2
+    else:
+        precision = tolerance_of(text)
+    # The sentence's precision is the tolerance; ``tol`` may only narrow it.
+    tol = precision if tol is None else min(float(tol), precision)
+    record = {"text": text, "measured": float(f"{measured:.6g}"), "tolerance": tol}
+    if quick_mode():
+        return {**record, "verdict": "not compared", "why": "quick mode"}
+    if env_flag("VAE_TF_ALL_TRAINING_IMAGES"):
+        return {**record, "verdict": "not compared", "why": "all training images"}
+    miss = abs(measured - value)
+    if miss <= tol + 1e-12 * max(1.0, abs(value)):
+        return {**record, "verdict": "ok"}
+    if miss <= tol + CLOSE_FRACTION * abs(value):
+        return {**record, "verdict": "close"}
+    return {**record, "verdict": "mismatch"}
+
+
 def stated(text: str, measured: float, *, tol: float | None = None) -> None:
-    """Check a number the prose states against the value this run measured, and print the verdict.
+    """Check a number the prose states against the value this run measured.
+
+    Silent when they agree; prints one ``stated ✗`` line when they do not. Every verdict is kept
+    for :func:`stated_summary`.
 
     Args:
         text: the number exactly as a markdown cell writes it (``"105.3"``, ``"97.5 %"``,
@@ -99,38 +140,61 @@ def stated(text: str, measured: float, *, tol: float | None = None) -> None:
             ``"5 to 10 minutes"`` or ``"30-50 s"`` agrees when the value lies inside it).
         measured: this run's value, in the unit the text uses (percent for ``"%"``, seconds
             for ``"s"``).
-        tol: the largest difference that still agrees; default :func:`tolerance_of` (the
-            measurement rounds to the text). Give a wider one for "about" numbers; state
-            runtimes as ranges. Ignored for a range.
+        tol: a tighter tolerance than the text's precision (half a unit of its last digit, or
+            its range); a wider one is not honoured: write the sentence at the precision the
+            run supports, or state a range.
 
     Returns ``None``, so that a call ending a cell leaves no ``Out[]`` value in the lesson.
 
     Raises:
         ValueError: ``text`` holds no number, or ``measured`` is not a finite number.
     """
-    from ..tools.settings import env_flag, quick_mode
-
-    value, measured = _value(text), float(measured)
+    measured = float(measured)
     if not math.isfinite(measured):
         raise ValueError(f"stated({text!r}): the measured value is {measured}, not a finite number.")
-    span = _RANGE.search(text)
-    if span is not None:  # "5 to 10 minutes": the range itself is the claim
-        low, high = float(span.group(1)), float(span.group(2))
-        value, tol = (low + high) / 2, (high - low) / 2
-    tol = tolerance_of(text) if tol is None else float(tol)
-    shown, text = f"{measured:.6g}", " ".join(text.split())
-    if quick_mode():
-        print(f'stated (quick mode, not compared) "{text}": this run {shown}; the prose describes the full run')
-    elif env_flag("VAE_TF_ALL_TRAINING_IMAGES"):
-        print(f'stated (all training images, not compared) "{text}": this run {shown}; the prose describes '
-              "the course's 24,345")
-    elif abs(measured - value) <= tol + 1e-12 * max(1.0, abs(value)):
-        print(f'{STATED_OK} "{text}" (this run: {shown}, tolerance ±{tol:g})')
-    elif abs(measured - value) <= tol + CLOSE_FRACTION * abs(value):
-        print(f'{STATED_CLOSE} "{text}": this run measured {shown}, within {CLOSE_FRACTION:.0%} (the tolerance of '
-              f"±{tol:g} holds on the stored run's machine; another CPU, a GPU or other library versions round differently)")
-    else:
-        print(
-            f'{STATED_MISMATCH} "{text}": this run measured {shown} (tolerance ±{tol:g}). The prose '
-            "describes the stored run on 2 CPU cores; other hardware and library versions differ slightly."
-        )
+    text = " ".join(text.split())
+    record = _verdict(text, measured, tol)
+    caller = inspect.currentframe().f_back
+    _RECORDS[(caller.f_code.co_filename, caller.f_lineno, text)] = record
+    if record["verdict"] == "mismatch":
+        print(f'{STATED_MISMATCH} "{text}": this run measured {record["measured"]:g} (tolerance ±{record["tolerance"]:g}). '
+              "The prose describes the stored run on 2 CPU cores; other hardware and library versions differ slightly.")
+
+
+def stated_records() -> list[dict]:
+    """The verdicts of this kernel's :func:`stated` calls so far, in call order (one per call site and text)."""
+    return list(_RECORDS.values())
+
+
+def summary_line(records: list[dict]) -> str:
+    """One line on ``records``: all agree, or which do not (the texts and this run's values)."""
+    n = len(records)
+    skipped = [r for r in records if r["verdict"] == "not compared"]
+    if skipped:
+        return (f"{n} numbers stated in the text, not compared: this is a {skipped[0]['why']} run "
+                "and the prose describes the full run on the course's data.")
+    close = [r for r in records if r["verdict"] == "close"]
+    wrong = [r for r in records if r["verdict"] == "mismatch"]
+    if not close and not wrong:
+        return f"{n} numbers stated in the text, all match this run."
+    parts = [f"{n} numbers stated in the text, {n - len(close) - len(wrong)} match this run"]
+    if close:
+        parts.append(f"{len(close)} within 2 % (another machine's round-off: "
+                     + "; ".join(f'"{r["text"]}" {r["measured"]:g}' for r in close) + ")")
+    if wrong:
+        parts.append(f"{len(wrong)} differ ("
+                     + "; ".join(f'"{r["text"]}" {r["measured"]:g}' for r in wrong) + ")")
+    return ", ".join(parts) + "."
+
+
+def stated_summary() -> None:
+    """Show the notebook's one-line verdict on its stated numbers (:func:`summary_line`), with
+    every record stored under :data:`RECORDS_MIME` for the tests; printed where IPython is absent."""
+    records = stated_records()
+    line = summary_line(records)
+    try:
+        from IPython.display import display
+    except ImportError:
+        print(line)
+        return
+    display({"text/plain": line, RECORDS_MIME: {"records": records}}, raw=True)
