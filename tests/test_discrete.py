@@ -167,6 +167,9 @@ def test_temperature_schedule_anneals_per_epoch_and_per_batch(digits):
     expected = [max(0.6, 2.0 * math.exp(-0.5 * e)) for e in range(4)]  # 2.0, 1.21, 0.74, then the floor 0.6
     np.testing.assert_allclose(history["temperature"], expected, rtol=1e-6)
     assert np.all(np.diff(history["temperature"]) < 0)
+    validated = gumbel_vae(n=2, k=4).fit(x, validation_data=(x,), epochs=1, batch_size=32, verbose=0).history
+    assert "temperature" in validated and "val_temperature" not in validated and "val_loss" in validated
+    assert set(model.evaluate(x, verbose=0, return_dict=True)) == {"loss", "reconstruction_loss", "kl_loss"}
     per_batch = TemperatureSchedule(initial=1.0, minimum=0.01, rate=0.2)
     model.fit(x, epochs=2, batch_size=16, verbose=0, callbacks=[per_batch])  # steps 8..15 of the optimizer
     assert float(to_numpy(model.temperature)) == pytest.approx(math.exp(-0.2 * 15), rel=1e-6)

@@ -52,11 +52,12 @@ _LAZY = {
     "class_histogram": "tools.quality", "digit_accuracy": "tools.quality", "frechet_distance": "tools.quality",
     "frechet_floor": "tools.quality",
     "quick_mode": "tools.settings",
+    "EpochLog": "tools.progress",
 }  # fmt: skip
 #: Tools available as attributes on first use (``vae_tf.plotting`` is ``vae_tf.tools.plotting``).
 _SUBMODULES = {**{name: f"tools.{name}" for name in (
-    "data", "estimators", "evaluation", "judge", "latent", "linear_gaussian", "plotting", "quality", "settings",
-    "widgets")}}
+    "data", "estimators", "evaluation", "judge", "latent", "linear_gaussian", "plotting", "progress", "quality",
+    "settings", "widgets")}}
 
 
 def __getattr__(name: str):
@@ -76,6 +77,7 @@ __all__ = [
     "AuxiliaryClassifierVAE",
     "BINARIZATIONS",
     "ConditionalVAE",
+    "EpochLog",
     "GumbelSoftmax",
     "GumbelSoftmaxVAE",
     "IWAE",

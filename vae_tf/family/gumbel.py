@@ -72,8 +72,12 @@ class GumbelSoftmaxVAE(SharedStep, ChecksImageArrays, keras.Model):
         seed: seed of the Gumbel noise.
 
     Logged per image (nats), means over the images seen: ``loss``, ``reconstruction_loss`` and
-    ``kl_loss``, with ``loss == reconstruction_loss + beta * kl_loss``; and ``temperature``, the
-    mean ``tau`` of the steps (not part of ``loss``). Raises ``ValueError`` for a bad argument and
+    ``kl_loss``, with ``loss == reconstruction_loss + beta * kl_loss``; and in training only
+    ``temperature``, the mean ``tau`` of the steps (not part of ``loss``; ``evaluate`` and
+    validation log no ``val_temperature``: a held-out image is scored at whatever ``tau`` is set).
+    The relaxed ``loss`` is the objective of training, not a bound on the discrete model's
+    ``-log p(x)``: score that with :meth:`elbo`, :meth:`exact_log_likelihood` or
+    :meth:`iwae_log_likelihood`, which decode one-hot codes. Raises ``ValueError`` for a bad argument and
     :class:`vae_tf.InputError` for networks that do not fit.
     """
 
@@ -143,6 +147,11 @@ class GumbelSoftmaxVAE(SharedStep, ChecksImageArrays, keras.Model):
         loss = reconstruction_loss + self.beta * kl_loss
         return {"loss": loss, "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss,
                 "temperature": ops.convert_to_tensor(self.temperature)}  # fmt: skip
+
+    def test_step(self, data):
+        """The shared test step (:mod:`vae_tf.family.step`) without ``temperature``, a setting of training."""
+        logs = super().test_step(data)
+        return {name: value for name, value in logs.items() if name != "temperature"}
 
     # ------------------------------------------------------------ the networks
     def posterior_logits(self, x, training: bool = False):
