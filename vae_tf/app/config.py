@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from ..core.architectures import ARCHITECTURES
 from ..core.losses import LIKELIHOODS
 from ..tools.data import BINARIZATIONS
+from .training import LR_SCHEDULES
 
 
 class ConfigError(ValueError):
@@ -49,6 +50,8 @@ class RunConfig:
     learning_rate: float = _field(1e-3, kind=float, ok=lambda v: v > 0, what="a number > 0")
     beta: float = _field(1.0, kind=float, ok=lambda v: v >= 0, what="a number >= 0")
     kl_warmup: int = _field(0, kind=int, ok=lambda v: v >= 0, what="an integer >= 0")
+    early_stopping: int = _field(0, kind=int, ok=lambda v: v >= 0, what="an integer >= 0")
+    lr_schedule: str = _field("constant", kind=str, ok=_any, what=f"one of {LR_SCHEDULES}", choices=LR_SCHEDULES)
     likelihood: str = _field("bernoulli", kind=str, ok=_any, what=f"one of {LIKELIHOODS}", choices=LIKELIHOODS)
     sigma: float = _field(0.1, kind=float, ok=lambda v: v > 0, what="a number > 0")
     binarization: str | None = _field(None, kind=str, ok=_any, what=f"one of {BINARIZATIONS}", optional=True,
@@ -66,7 +69,8 @@ class RunConfig:
     #: The only settings a resumed run may change (a larger ``epochs`` trains a run further).
     MAY_CHANGE_ON_RESUME: ClassVar[tuple[str, ...]] = ("epochs",)
     #: Fields added after checkpoints were first written, and the value older checkpoints imply.
-    ADDED_LATER: ClassVar[Mapping[str, Any]] = {"mixed_precision": False, "binarization": None, "kl_warmup": 0}
+    ADDED_LATER: ClassVar[Mapping[str, Any]] = {"mixed_precision": False, "binarization": None, "kl_warmup": 0,
+                                                "early_stopping": 0, "lr_schedule": "constant"}
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -115,12 +119,16 @@ class RunConfig:
 
     def resumed_with(self, options: Mapping[str, Any]) -> RunConfig:
         """This (checkpointed) config continued with the explicitly given ``options``: values of
-        :meth:`fixed_on_resume` fields must equal the saved ones (else :class:`ConfigError`)."""
+        :meth:`fixed_on_resume` fields must equal the saved ones, and ``epochs`` too under a
+        learning-rate schedule (it decays over the run's epochs); else :class:`ConfigError`."""
         diffs = [
             f"--{k.replace('_', '-')} {v!r} (checkpoint: {getattr(self, k)!r})"
             for k, v in options.items()
             if k in self.fixed_on_resume() and v != getattr(self, k)
         ]
+        if self.lr_schedule != "constant" and options.get("epochs", self.epochs) != self.epochs:
+            diffs.append(f"--epochs {options['epochs']!r} (checkpoint: {self.epochs!r}; the {self.lr_schedule} "
+                         "learning-rate schedule decays over the run's epochs)")
         if diffs:
             raise ConfigError(
                 "--resume continues the checkpointed run, which has other settings: " + "; ".join(diffs)

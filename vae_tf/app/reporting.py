@@ -32,7 +32,7 @@ def write_figures(
 ) -> list[Path]:
     """Write the figures of a trained ``model`` into ``out_dir`` and return their paths.
 
-    ``x_test``: images in ``[0, 1]`` ``(n, 28, 28, 1)``; ``y_test``: digit labels ``(n,)``.
+    ``x_test``: images in ``[0, 1]`` ``(n, h, w, c)``; ``y_test``: digit labels ``(n,)``, or None.
     Files: ``latent.png`` (test latent means coloured by digit; a PCA projection when
     ``latent_dim > 2``), ``manifold.png`` (2-D latent, unconditional model only),
     ``reconstructions.png``, ``samples.png`` (prior samples; for a digit-conditioned model
@@ -42,7 +42,7 @@ def write_figures(
     conditional = model.conditions_on_digits
     written = []
 
-    x_scatter, y_scatter = x_test[:n_scatter], y_test[:n_scatter]
+    x_scatter, y_scatter = x_test[:n_scatter], None if y_test is None else y_test[:n_scatter]  # None: unlabelled data
     z_mean, _ = model.encode(x_scatter)
     if z_mean.shape[1] == 2:
         fig = plotting.plot_latent_scatter(z_mean, y_scatter, title=f"Latent means of {len(z_mean)} test images")
@@ -116,15 +116,18 @@ def _speed(times: Sequence[float], first_epoch: int, n_train: int) -> float | No
 
 
 def run_metrics(test: Mapping[str, float], history: Mapping, *, first_epoch: int, sizes: Mapping[str, int],
-                config: Mapping, data: Mapping, conditional: bool) -> dict:
+                config: Mapping, data: Mapping, conditional: bool, stopping: Mapping | None = None) -> dict:
     """The ``metrics.json`` of a run: ``test`` (from :func:`evaluate_test_set`), epochs, timing and
     speed from ``history`` (``epoch_time_s``), ``sizes`` (``n_train``, ``n_validation``,
-    ``n_test``), the run ``config``, the ``data`` source and library versions."""
+    ``n_test``), the run ``config``, the ``data`` source, library versions, and
+    ``early_stopping`` (:func:`early_stopping_metrics` of the checkpoint's ``stopping`` progress;
+    None when the run has no early stopping)."""
     epochs = len(history.get("epoch", []))
     times = history.get("epoch_time_s", [])
     return {
         **test,
         "final_val_loss": history["val_loss"][-1] if history.get("val_loss") else None,
+        "early_stopping": early_stopping_metrics(config, stopping) if config.get("early_stopping") else None,
         "epochs": epochs,
         "epochs_this_run": epochs - first_epoch,
         "resumed_from_epoch": first_epoch or None,
@@ -137,6 +140,33 @@ def run_metrics(test: Mapping[str, float], history: Mapping, *, first_epoch: int
         "versions": versions(),
         "notes": _NOTES + (_NOTES_CONDITIONAL if conditional else ""),
     }
+
+
+def early_stopping_metrics(config: Mapping, stopping: Mapping | None) -> dict:
+    """What early stopping did, from the run ``config`` and its checkpointed progress
+    (:meth:`vae_tf.app.training.ResumableEarlyStopping.progress`; None before any epoch):
+    ``patience``, ``monitor`` (``val_loss``), ``start_from_epoch`` (the KL warm-up's epochs, not
+    monitored), ``best_epoch`` and ``best_val_loss`` (nats per image; the weights the model ends
+    with; None if no epoch was monitored) and ``stopped_epoch`` (None if it did not stop)."""
+    stopping = stopping or {}
+    return {"patience": config["early_stopping"], "monitor": "val_loss", "start_from_epoch": config.get("kl_warmup", 0),
+            "best_epoch": stopping.get("best_epoch"), "best_val_loss": stopping.get("best"),
+            "stopped_epoch": stopping.get("stopped_epoch")}
+
+
+def early_stopping_line(metrics: Mapping) -> str:
+    """One line saying what early stopping did in the run of ``metrics`` (from :func:`run_metrics`)."""
+    info, epochs = metrics["early_stopping"], metrics["epochs"]
+    if info["best_epoch"] is None:
+        return (f"early stopping (patience {info['patience']}) monitored no epoch: it starts after the "
+                f"{info['start_from_epoch']} KL warm-up epochs, and the run has {epochs}.")
+    best = f"epoch {info['best_epoch']} (val_loss {info['best_val_loss']:.2f} nats/image)"
+    if info["stopped_epoch"] is None:
+        return (f"early stopping (patience {info['patience']}) did not stop the run; its best epoch, {best}, "
+                "gave the weights of model.keras and the test -ELBO.")
+    return (f"early stopping: val_loss did not improve for {info['patience']} epoch(s) after {best}; stopped after "
+            f"epoch {info['stopped_epoch']} of {metrics['config']['epochs']}; model.keras and the test -ELBO have "
+            f"epoch {info['best_epoch']}'s weights.")
 
 
 def versions() -> dict[str, str]:

@@ -14,16 +14,20 @@ config, the data's checksum, the history so far). Each epoch's model is a new fi
 ``state.json`` is replaced atomically to name it only once it is complete, then the previous model
 file is deleted: a run killed at any moment leaves a ``state.json`` that names a complete model
 file; a model file it does not name (an epoch cut short, diverged or killed mid-save) is deleted
-by :func:`discard_unsaved` when the fit ends or the next one starts.
+by :func:`discard_unsaved` when the fit ends or the next one starts. With early stopping, the
+best epoch's model file is kept too (``state.json``'s ``early_stopping.best_model_file``): the
+weights a resumed run restores at its end.
 
 Keras's callbacks are used where they give the guarantee: ``ModelCheckpoint`` (not
 ``BackupAndRestore``, which overwrites one weights file in place, so a kill mid-save leaves none
 whole, and saves every epoch, diverged or cut short, as the one to restore), ``CSVLogger``
 (``history.csv``; trimmed to the checkpointed epochs by :func:`discard_unsaved`),
 ``TerminateOnNaN`` (:class:`NaNStop` adds which epoch failed and the validation losses) and
-``TensorBoard``. Hand-written: :class:`SignalGuard` and :class:`StopOnSignal` (Keras has no
+``TensorBoard`` and ``EarlyStopping`` (:class:`ResumableEarlyStopping` carries its progress
+across a resume). Hand-written: :class:`SignalGuard` and :class:`StopOnSignal` (Keras has no
 signal handling), :class:`RunState` (Keras keeps no run config, data checksum or history with a
-checkpoint) and :class:`EpochProgbar` (Keras's bar overshoots an epoch's steps).
+checkpoint), :class:`EpochProgbar` (Keras's bar overshoots an epoch's steps) and
+:class:`LearningRateLog` (Keras logs no scheduled learning rate).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +192,73 @@ class NaNStop(keras.callbacks.TerminateOnNaN):
             self.model.stop_training = True
 
 
+#: The keys of early stopping's progress in ``state.json`` (:meth:`ResumableEarlyStopping.progress`).
+EARLY_STOPPING_KEYS = ("wait", "best", "best_epoch", "stopped_epoch", "best_model_file")
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """``keras.callbacks.EarlyStopping(monitor="val_loss", mode="min", restore_best_weights=True)``
+    that can go on from a checkpoint: :meth:`progress` is what a checkpoint stores, and a callback
+    made with that progress and the best epoch's weights continues Keras's rule where it stood, so
+    a resumed fit stops at the epoch, and ends with the weights, of the uninterrupted one.
+
+    Keras's rule: an epoch whose ``val_loss`` is below the best so far becomes the best (``wait``
+    back to 0); any other adds 1 to ``wait``, and training stops once ``wait`` reaches
+    ``patience``. Epochs before ``start_from_epoch`` are not monitored. When training ends, the
+    best epoch's weights are restored (the optimizer state and the noise generators stay the last
+    epoch's). Only EarlyStopping's public attributes are read and set (``wait``, ``best``,
+    ``best_epoch``, ``best_weights``, ``stopped_epoch``).
+
+    Args:
+        patience: epochs without improvement before stopping, an integer >= 1.
+        start_from_epoch: how many first epochs are not monitored (e.g. a KL warm-up's).
+        progress: a checkpoint's :meth:`progress` to go on from; None for a new fit.
+        best_weights: the model's ``get_weights()`` at ``progress["best_epoch"]`` (None if no best yet).
+    """
+
+    def __init__(self, patience: int, start_from_epoch: int = 0, progress: Mapping | None = None,
+                 best_weights: list | None = None):
+        super().__init__(monitor="val_loss", mode="min", patience=patience, restore_best_weights=True,
+                         start_from_epoch=start_from_epoch)
+        self.resumed_progress = dict(progress) if progress else None
+        self.resumed_best_weights = best_weights
+
+    def on_train_begin(self, logs=None) -> None:
+        super().on_train_begin(logs)  # Keras resets wait, best, best_epoch and best_weights here
+        saved = self.resumed_progress
+        if saved is not None and saved["best"] is not None:
+            self.wait, self.best, self.best_epoch = saved["wait"], float(saved["best"]), saved["best_epoch"] - 1
+            self.best_weights = self.resumed_best_weights
+
+    def progress(self) -> dict:
+        """Where the rule stands after the last epoch: ``wait``; ``best``, the lowest monitored
+        ``val_loss`` (nats per image), and ``best_epoch`` (1-based); ``stopped_epoch`` (1-based,
+        None while training goes on); ``best_model_file``, the best epoch's ``ModelCheckpoint``
+        file. The best ones are None while no epoch has been monitored."""
+        best = None if self.best is None else float(self.best)
+        best_epoch = None if best is None else int(self.best_epoch) + 1
+        return {"wait": int(self.wait), "best": best, "best_epoch": best_epoch,
+                "stopped_epoch": int(self.stopped_epoch) + 1 if self.stopped_epoch else None,
+                "best_model_file": None if best is None else MODEL_PATTERN.format(epoch=best_epoch)}
+
+
+class LearningRateLog(keras.callbacks.Callback):
+    """Log each epoch's learning rate as ``learning_rate``: the optimizer's rate at the epoch's
+    first step (a schedule's value at the step count the epoch starts from). List it before the
+    callbacks that read the logs (``CSVLogger``, :class:`RunState`)."""
+
+    def __init__(self):
+        super().__init__()
+        self._rate = math.nan
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if logs is not None:
+            logs["learning_rate"] = self._rate
+
+
 class RunState(keras.callbacks.Callback):
     """Write ``state.json`` after each completed epoch with finite logs, naming the model file that
     ``keras.callbacks.ModelCheckpoint`` (listed before this callback) wrote for it.
@@ -201,12 +273,16 @@ class RunState(keras.callbacks.Callback):
             ``critical()``, and an epoch it cut short is not recorded.
         nan_stop: the run's :class:`NaNStop`, listed before this callback; the epoch it flags
             is not recorded, so ``state.json`` keeps naming the last good model.
+        early_stopping: the run's :class:`ResumableEarlyStopping`, listed before this callback;
+            its :meth:`~ResumableEarlyStopping.progress` is stored as ``early_stopping``, and the
+            best epoch's model file is kept.
     """
 
-    def __init__(self, directory, state: dict, stopper: StopOnSignal | None = None, nan_stop: NaNStop | None = None):
+    def __init__(self, directory, state: dict, stopper: StopOnSignal | None = None, nan_stop: NaNStop | None = None,
+                 early_stopping: ResumableEarlyStopping | None = None):
         super().__init__()
         self.directory, self.state = Path(directory), state
-        self.stopper, self.nan_stop = stopper, nan_stop
+        self.stopper, self.nan_stop, self.early_stopping = stopper, nan_stop, early_stopping
         self._epoch_start = time.perf_counter()
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
@@ -221,16 +297,24 @@ class RunState(keras.callbacks.Callback):
         for key, value in logs.items():
             history.setdefault(key, []).append(float(value))
         history.setdefault("epoch_time_s", []).append(round(time.perf_counter() - self._epoch_start, 4))
-        previous = self.state.get("model_file")
+        previous = set(_model_files(self.state))
         state = {**self.state, "epoch": epoch + 1, "model_file": MODEL_PATTERN.format(epoch=epoch + 1),
                  "optimizer_iterations": int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)),
                  "history": history}
+        if self.early_stopping is not None:
+            state["early_stopping"] = self.early_stopping.progress()
         # A failed write (full disk) raises here and leaves ``self.state`` the last good checkpoint's.
         with self.stopper.guard.critical(check=False) if self.stopper else contextlib.nullcontext():
             atomic_write_json(self.directory / STATE_FILE, state)
         self.state.update(state)
-        if previous not in (None, state["model_file"]):
-            (self.directory / previous).unlink(missing_ok=True)
+        for name in previous - set(_model_files(state)):
+            (self.directory / name).unlink(missing_ok=True)
+
+
+def _model_files(state: dict) -> list[str]:
+    """The model files ``state`` names: the last epoch's and, with early stopping, the best one's."""
+    names = [state.get("model_file"), (state.get("early_stopping") or {}).get("best_model_file")]
+    return [n for n in names if n is not None]
 
 
 class EpochProgbar(keras.callbacks.ProgbarLogger):
@@ -255,11 +339,12 @@ class CheckpointError(ValueError):
 
 def discard_unsaved(directory, state: dict, history_csv=None) -> None:
     """Make the checkpoint ``directory`` and ``history_csv`` say what ``state`` says: delete the
-    ``epoch-*.keras`` files other than ``state["model_file"]``, and keep the CSV's header and
-    its first ``state["epoch"]`` rows (no file at epoch 0). Raises ``OSError`` if a write fails."""
-    directory = Path(directory)
+    ``epoch-*.keras`` files other than those it names (``model_file``, and the early-stopping
+    ``best_model_file``), and keep the CSV's header and its first ``state["epoch"]`` rows (no
+    file at epoch 0). Raises ``OSError`` if a write fails."""
+    directory, kept = Path(directory), set(_model_files(state))
     for p in directory.glob("epoch-*.keras") if directory.is_dir() else ():
-        if p.name != state.get("model_file"):
+        if p.name not in kept:
             p.unlink(missing_ok=True)
     csv = Path(history_csv) if history_csv is not None else None
     if csv is None or not csv.is_file():
@@ -297,7 +382,8 @@ def _is_int(value) -> bool:
 def check_state(state) -> None:
     """Raise ``ValueError`` unless ``state`` is what :class:`RunState` writes: ``epoch``
     an integer >= 1, ``model_file`` ``epoch-NNNN.keras`` of that epoch, ``optimizer_iterations``
-    an integer >= 0, ``history`` lists of ``epoch`` finite numbers, ``config``/``data`` objects."""
+    an integer >= 0, ``history`` lists of ``epoch`` finite numbers, ``config``/``data`` objects,
+    and ``early_stopping`` (if there) what :meth:`ResumableEarlyStopping.progress` gives."""
     if not isinstance(state, dict):
         raise ValueError(f"expected a JSON object, got {type(state).__name__}")
     epoch = state.get("epoch")
@@ -320,6 +406,27 @@ def check_state(state) -> None:
     for key in ("config", "data"):
         if key in state and not isinstance(state[key], dict):
             raise ValueError(f"{key!r} must be a JSON object")
+    if "early_stopping" in state:
+        _check_early_stopping(state["early_stopping"], epoch)
+
+
+def _check_early_stopping(progress, epoch: int) -> None:
+    """Raise ``ValueError`` unless ``progress`` is early stopping's state after ``epoch`` epochs."""
+    if not isinstance(progress, dict) or set(progress) != set(EARLY_STOPPING_KEYS):
+        raise ValueError(f"'early_stopping' must be an object with the keys {list(EARLY_STOPPING_KEYS)}")
+    wait, best, best_epoch, stopped = (progress[k] for k in ("wait", "best", "best_epoch", "stopped_epoch"))
+    if not _is_int(wait) or not 0 <= wait <= epoch:
+        raise ValueError(f"early_stopping 'wait' must be an integer in [0, {epoch}], got {wait!r}")
+    if best is None:
+        if (best_epoch, progress["best_model_file"], wait) != (None, None, 0):
+            raise ValueError("early_stopping has no 'best' value but names a best epoch, model or wait")
+    elif isinstance(best, bool) or not isinstance(best, (int, float)) or not _finite(best) or not (
+            _is_int(best_epoch) and 1 <= best_epoch <= epoch
+            and progress["best_model_file"] == MODEL_PATTERN.format(epoch=best_epoch)):
+        raise ValueError(f"early_stopping's best value {best!r}, epoch {best_epoch!r} and model "
+                         f"{progress['best_model_file']!r} do not match (at most epoch {epoch})")
+    if stopped not in (None, epoch):
+        raise ValueError(f"early_stopping 'stopped_epoch' must be null or the last epoch {epoch}, got {stopped!r}")
 
 
 def load_checkpoint_model(directory, state: dict) -> keras.Model:
@@ -386,10 +493,29 @@ def compile_options(config, distributed: bool) -> dict:
     return {"steps_per_execution": STEPS_PER_EXECUTION, "jit_compile": xla}
 
 
-def build_model(config, num_classes: int = 10, distributed: bool = False) -> keras.Model:
+#: ``--lr-schedule`` choices: ``constant`` (``--learning-rate`` throughout) or ``cosine``
+#: (``keras.optimizers.schedules.CosineDecay`` from ``--learning-rate`` to 0 over the run's steps).
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate(config, steps_per_epoch: int | None = None):
+    """Adam's learning rate for ``config``: ``config.learning_rate``, or for ``lr_schedule``
+    ``"cosine"`` a ``keras.optimizers.schedules.CosineDecay`` from it to 0 over
+    ``config.epochs * steps_per_epoch`` training steps (it is saved with the optimizer, whose
+    step count a resumed run continues). Raises ``ValueError`` if a schedule lacks ``steps_per_epoch`` >= 1."""
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    if not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
+        raise ValueError(f"the {config.lr_schedule} learning-rate schedule needs steps_per_epoch >= 1, got {steps_per_epoch!r}")
+    return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=config.epochs * steps_per_epoch)
+
+
+def build_model(config, num_classes: int = 10, distributed: bool = False,
+                steps_per_epoch: int | None = None, image_shape=(28, 28, 1)) -> keras.Model:
     """A new, compiled (Adam) model for a :class:`vae_tf.app.config.RunConfig`: a ``VAE``, or an
     ``AuxiliaryClassifierVAE`` when ``config.conditional``. Seeded by ``config.seed``; compiled
-    with :func:`compile_options`."""
+    with :func:`compile_options`; its learning rate is :func:`learning_rate` (a schedule needs
+    ``steps_per_epoch``, the training batches per epoch). ``image_shape``: ``(h, w, c)`` of the data."""
     from ..core.architectures import build_decoder, build_encoder
     from ..family.auxiliary import AuxiliaryClassifierVAE, build_classifier
     from ..core.optimizers import ReplicaLossScaleOptimizer
@@ -397,26 +523,57 @@ def build_model(config, num_classes: int = 10, distributed: bool = False) -> ker
 
     arch, latent, seed = config.arch, config.latent_dim, config.seed
     common = {"beta": config.beta, "likelihood": config.likelihood, "sigma": config.sigma, "seed": seed}
-    encoder = build_encoder(latent_dim=latent, arch=arch)
+    shape = tuple(int(s) for s in image_shape)
+    encoder = build_encoder(shape, latent_dim=latent, arch=arch)
     if config.conditional:
-        decoder = build_decoder(latent_dim=latent, arch=arch, condition_dim=num_classes)
-        classifier = build_classifier(num_classes=num_classes, arch=arch)
+        decoder = build_decoder(shape, latent_dim=latent, arch=arch, condition_dim=num_classes)
+        classifier = build_classifier(shape, num_classes=num_classes, arch=arch)
         model = AuxiliaryClassifierVAE(encoder, decoder, classifier, num_classes=num_classes, **common)
     else:
-        model = VAE(encoder, decoder=build_decoder(latent_dim=latent, arch=arch), **common)
-    optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
+        model = VAE(encoder, decoder=build_decoder(shape, latent_dim=latent, arch=arch), **common)
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate(config, steps_per_epoch))
     if config.mixed_precision:  # what compile would wrap it in, made safe for several replicas
         optimizer = ReplicaLossScaleOptimizer(optimizer)
     model.compile(optimizer=optimizer, **compile_options(config, distributed))
     return model
 
 
-def build_or_resume(config, directory, state: dict) -> keras.Model:
-    """The checkpointed model if ``state["epoch"]`` > 0 (:func:`load_checkpoint_model`), else a
-    new one (:func:`build_model`). Raises :class:`CheckpointError`."""
+def build_or_resume(config, directory, state: dict, steps_per_epoch: int | None = None) -> keras.Model:
+    """The checkpointed model if ``state["epoch"]`` > 0 (:func:`load_checkpoint_model`; a
+    learning-rate schedule comes back with its optimizer), else a new one (:func:`build_model`).
+    Raises :class:`CheckpointError`."""
     import tensorflow as tf
 
-    return load_checkpoint_model(directory, state) if state["epoch"] else build_model(config, distributed=tf.distribute.has_strategy())
+    if state["epoch"]:
+        return load_checkpoint_model(directory, state)
+    shape = (state.get("data") or {}).get("image_shape") or (28, 28, 1)  # the data's (vae_tf.app.sources)
+    return build_model(config, distributed=tf.distribute.has_strategy(), steps_per_epoch=steps_per_epoch,
+                       image_shape=shape)
+
+
+def early_stopping_for(config, directory, state: dict) -> ResumableEarlyStopping | None:
+    """The run's early stopping, None if ``config.early_stopping`` is 0: patience
+    ``config.early_stopping`` epochs on ``val_loss``, not monitored during the
+    ``config.kl_warmup`` epochs (a validation loss at a rising KL weight is not comparable with
+    later ones), going on from ``state``'s progress with the best epoch's weights read from its
+    model file. Raises :class:`CheckpointError` if the checkpoint lacks them."""
+    if not config.early_stopping:
+        return None
+    progress = state.get("early_stopping")
+    if state["epoch"] and progress is None:
+        raise CheckpointError("the checkpoint's state.json has no early-stopping progress; start a fresh run.")
+    weights = None
+    if progress and progress["best_model_file"]:
+        import vae_tf  # noqa: F401  (registers the package's models with Keras)
+
+        path = Path(directory) / progress["best_model_file"]
+        try:
+            weights = keras.models.load_model(path, compile=False).get_weights()
+        except Exception as e:  # missing, a corrupt zip, ...
+            raise CheckpointError(f"the best epoch's model {str(path)!r} could not be loaded "
+                                  f"({type(e).__name__}: {e}).") from None
+    return ResumableEarlyStopping(config.early_stopping, start_from_epoch=config.kl_warmup, progress=progress,
+                                  best_weights=weights)
 
 
 @contextlib.contextmanager
@@ -435,33 +592,44 @@ def _quiet_retracing():
 
 
 def fit_epochs(model, fit_ds, val_ds, state: dict, directory, guard: SignalGuard, *, epochs: int, verbose: int,
-               history_csv=None, tensorboard=None, kl_warmup: int = 0, beta: float = 1.0) -> NaNStop:
+               history_csv=None, tensorboard=None, kl_warmup: int = 0, beta: float = 1.0,
+               early_stopping: ResumableEarlyStopping | None = None, log_learning_rate: bool = False) -> NaNStop:
     """Train ``model`` from epoch ``state["epoch"]`` to ``epochs``, checkpointing each completed,
     finite epoch into ``directory`` (``state`` is updated), logging epochs to ``history_csv``
     (``keras.callbacks.CSVLogger``, appending) and to the ``tensorboard`` log folder if given; with
-    ``kl_warmup`` epochs, :class:`vae_tf.KLWarmup` raises the KL weight to ``beta``.
+    ``kl_warmup`` epochs, :class:`vae_tf.KLWarmup` raises the KL weight to ``beta``; with
+    ``early_stopping`` (:func:`early_stopping_for`), training stops once ``val_loss`` stops
+    improving and ``model`` ends with the best epoch's weights (also when the checkpoint has
+    nothing left to train: all epochs done, or stopped early); ``log_learning_rate`` logs each
+    epoch's ``learning_rate`` (:class:`LearningRateLog`).
     Returns the :class:`NaNStop` (``bad_epoch`` is set if training diverged). Call
     ``guard.check()`` after it: a signal stops the fit quietly. Raises ``OSError`` if a
     checkpoint could not be written."""
     from ..family.warmup import KLWarmup
 
     nan_stop, stopper = NaNStop(), StopOnSignal(guard)
-    warmup = [KLWarmup(kl_warmup, beta=beta)] if kl_warmup else []  # before the callbacks that read its logs
-    callbacks = [stopper, *warmup, nan_stop, keras.callbacks.ModelCheckpoint(str(Path(directory) / MODEL_PATTERN)),
-                 RunState(directory, state, stopper=stopper, nan_stop=nan_stop)]
+    logged = [KLWarmup(kl_warmup, beta=beta)] if kl_warmup else []  # before the callbacks that read their logs
+    logged += [LearningRateLog()] if log_learning_rate else []
+    stopping = [early_stopping] if early_stopping is not None else []  # before RunState, which stores its progress
+    callbacks = [stopper, *logged, nan_stop, *stopping,
+                 keras.callbacks.ModelCheckpoint(str(Path(directory) / MODEL_PATTERN)),
+                 RunState(directory, state, stopper=stopper, nan_stop=nan_stop, early_stopping=early_stopping)]
     if history_csv is not None:
         callbacks.append(keras.callbacks.CSVLogger(str(history_csv), append=True))
     if tensorboard is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard)))
     guard.check()
     discard_unsaved(directory, state, history_csv)  # what a killed run left beyond its checkpoint
-    quiet = _quiet_retracing() if warmup else contextlib.nullcontext()
+    quiet = _quiet_retracing() if kl_warmup else contextlib.nullcontext()
+    stopped = (state.get("early_stopping") or {}).get("stopped_epoch") is not None
     try:
-        if state["epoch"] < epochs:
+        if state["epoch"] < epochs and not stopped:
             with quiet:
                 model.fit(fit_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"],
                           callbacks=[*callbacks, EpochProgbar()], verbose=verbose,
                           shuffle=False)  # the dataset shuffles itself (seeded)
+        elif early_stopping is not None and early_stopping.resumed_best_weights is not None:
+            model.set_weights(early_stopping.resumed_best_weights)  # what the finished fit ended with
     finally:
         with contextlib.suppress(OSError):  # an epoch cut short or diverged; retried at the next start
             discard_unsaved(directory, state, history_csv)
