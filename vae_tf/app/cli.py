@@ -29,6 +29,7 @@ from ..core.architectures import ARCHITECTURES
 from ..core.losses import LIKELIHOODS
 from ..tools.data import BINARIZATIONS
 from .distribute import STRATEGY_NAMES
+from .training import LR_SCHEDULES
 from .config import ConfigError, RunConfig, check_value, rule
 from .run import EXIT_DIVERGED, EXIT_OK, EXIT_USAGE, EXIT_WORKER_LOST, EXIT_WRITE_FAILED, PROG, RunError, RunRequest, UsageError, say  # noqa: F401
 #: The exit code of a command stopped by Ctrl-C (128 + SIGINT).
@@ -120,6 +121,14 @@ def _training_options(g) -> None:
                    help=f"the GLOBAL batch, split over the replicas with --distribute (default {FULL.batch_size})")
     g.add_argument("--learning-rate", type=_checked("learning_rate"), default=None, metavar="LR",
                    help=f"Adam learning rate, the same on any number of replicas (default {FULL.learning_rate})")
+    g.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None,
+                   help="constant: --learning-rate throughout; cosine: keras.optimizers.schedules.CosineDecay from "
+                        "--learning-rate to 0 over the run's --epochs (each epoch's rate in history.json; --epochs "
+                        f"is then fixed on --resume) (default {FULL.lr_schedule})")
+    g.add_argument("--early-stopping", type=_checked("early_stopping"), default=None, metavar="PATIENCE",
+                   help="stop once val_loss has not improved for PATIENCE epochs, and keep the best epoch's weights "
+                        "(keras.callbacks.EarlyStopping; not monitored during --kl-warmup); 0 = off "
+                        f"(default {FULL.early_stopping})")
     g.add_argument("--seed", type=_checked("seed"), default=None, metavar="N",
                    help=f"seed of weights, data split, shuffling and sampling; same seed, same numbers, resumed runs included (default {FULL.seed})")
     g.add_argument("--mixed-precision", action="store_true", default=None,
