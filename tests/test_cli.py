@@ -187,7 +187,7 @@ def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, capsys, monkeypatch)
         "corrupt.npz": "corrupt",
         "truncated.npz": "corrupt",
         _npz(tmp_path / "keys.npz", y_test=None).name: "lacks the arrays ['y_test']",
-        _npz(tmp_path / "shape.npz", x_train=np.zeros((20, 28, 27), "uint8")).name: "expected (n, 28, 28)",
+        _npz(tmp_path / "shape.npz", x_train=np.zeros((20, 28, 27), "uint8")).name: "both splits must have one image shape",
         _npz(tmp_path / "dtype.npz", x_train=np.zeros((20, 28, 28), "float32")).name: "dtype float32",
         _npz(tmp_path / "range.npz", x_test=np.full((10, 28, 28), 300, "int16")).name: "out of range",
         _npz(tmp_path / "labels.npz", y_train=np.full(20, 10, "uint8")).name: "labels outside 0-9",
@@ -235,7 +235,7 @@ def test_bad_input_in_the_real_command_has_no_traceback(tmp_path):
     result = run_cli("--data", str(tmp_path / "corrupt.npz"), "--out", str(tmp_path / "o"), cwd=tmp_path, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     lines = _our_lines(result.stderr)
-    assert len(lines) == 1 and lines[0].startswith("vae-tf: error: MNIST file") and "corrupt" in lines[0], result.stderr
+    assert len(lines) == 1 and lines[0].startswith("vae-tf: error: data file") and "corrupt" in lines[0], result.stderr
     assert not (tmp_path / "o").exists()
 
 

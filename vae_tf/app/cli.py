@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_evaluate(sub)
     _add_sample(sub)
+    _add_encode(sub)
     return parser
 
 
@@ -147,14 +148,67 @@ def _training_options(g) -> None:
 
 
 def _data_options(g) -> None:
-    g.add_argument("--data", metavar="PATH", default=None,
-                   help="Keras-format mnist.npz (default: $VAE_TF_MNIST, data/mnist.npz, then keras.datasets.mnist)")
+    g.add_argument("--data", metavar="FILE.npz", default=None,
+                   help="Keras-format .npz: x_train, x_test (uint8 images (n, h, w) or (n, h, w, 1|3)), y_train, y_test "
+                        "optional (default: MNIST from $VAE_TF_MNIST, data/mnist.npz, then keras.datasets.mnist)")
+    _source_options(g)
     g.add_argument("--train-size", type=_checked("train_size"), default=None, metavar="N",
                    help="use N training images (random subset; default all)")
     g.add_argument("--test-size", type=_checked("test_size"), default=None, metavar="N",
                    help="evaluate on N test images (random subset; default all 10,000)")
     g.add_argument("--val-fraction", type=_checked("val_fraction"), default=None, metavar="F",
                    help=f"fraction of training images held out for validation (default {FULL.val_fraction})")
+
+
+def _source_options(g) -> None:
+    """The data sources besides ``--data`` (train and evaluate; see vae_tf/app/sources.py)."""
+    from ..tools.data import CHANNELS, KERAS_DATASETS
+
+    g.add_argument("--dataset", choices=KERAS_DATASETS, default=None,
+                   help="a Keras dataset by name (keras.datasets.NAME.load_data(): a download, then Keras's cache; "
+                        "mnist looks for the local copy first)")
+    g.add_argument("--images", metavar="DIR", default=None,
+                   help="a folder of image files (png, jpg, bmp, gif; labels from its sub-folders if any), "
+                        "split into training and test images (--test-fraction; the same split every run)")
+    g.add_argument("--image-size", action=_ImageSize, nargs="+", default=None, metavar="H W",
+                   help="with --images: resize to H W (or HxW) pixels (default: the first image's size)")
+    g.add_argument("--channels", type=int, choices=CHANNELS, default=None,
+                   help="with --images: 1 grey or 3 RGB colour (default: 1 if the first image is grey, else 3)")
+    g.add_argument("--test-fraction", type=_fraction, default=None, metavar="F",
+                   help="with --images: the share of the images kept for testing (default 0.2)")
+
+
+class _ImageSize(argparse.Action):
+    """``--image-size H W`` or ``--image-size HxW``: stored as ``(H, W)``, each an integer >= 1."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parts = values[0].lower().split("x") if len(values) == 1 else values
+        try:
+            size = tuple(int(v) for v in parts)
+        except ValueError:
+            size = ()
+        if len(size) != 2 or min(size) < 1:
+            parser.error(f"argument --image-size: expected H W or HxW, two integers >= 1, got {' '.join(values)!r}")
+        setattr(namespace, self.dest, size)
+
+
+def _fraction(text: str) -> float:
+    """An argparse ``type``: a number in (0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return value
+
+
+def _data_source(args: argparse.Namespace):
+    """The :class:`vae_tf.app.sources.DataOptions` of parsed ``train``/``evaluate`` options."""
+    from .sources import DataOptions
+
+    return DataOptions(data=args.data, dataset=args.dataset, images=args.images, image_size=args.image_size,
+                       channels=args.channels, test_fraction=args.test_fraction).check()
 
 
 def _output_options(g) -> None:
@@ -185,6 +239,7 @@ def request_from_args(args: argparse.Namespace) -> RunRequest:
         distribute=args.distribute,
         logical_cpus=_logical_cpus(args),
         tensorboard=None if args.tensorboard is None else Path(args.tensorboard).expanduser(),
+        source=_data_source(args),
     )
 
 
@@ -294,8 +349,9 @@ def _add_evaluate(sub) -> None:
                         "passes per image)")
     e.add_argument("--seed", type=_count(0), default=0, metavar="N",
                    help="seed of the test subset, the importance samples and the prior samples (default 0)")
-    e.add_argument("--data", metavar="PATH", default=None,
-                   help="mnist.npz to score on (default: the training run's file, else as 'train' finds it)")
+    e.add_argument("--data", metavar="FILE.npz", default=None,
+                   help="the .npz to score on (default: the training run's data, else as 'train' finds MNIST)")
+    _source_options(e)
     e.add_argument("--preprocessing", choices=PREPROCESSINGS, default=None,
                    help="pixels to score: grey levels, threshold (binarized at 0.5) or static (one seeded Bernoulli draw, also used for dynamically binarized runs); "
                         "default: what the run trained on (grey for a bare model file)")
@@ -323,7 +379,27 @@ def _add_sample(sub) -> None:
                    help="digit 0-9 (digit-conditioned models only; default: digits drawn uniformly)")
     s.add_argument("--seed", type=_count(0), default=None, metavar="S", help="seed; same seed, same images")
     s.add_argument("--out", required=True, metavar="FILE", help=f"the image grid to write: {_formats()} (by the suffix)")
-    s.add_argument("--npy", default=None, metavar="FILE.npy", help="also save the images (n, 28, 28, 1) float32")
+    s.add_argument("--npy", default=None, metavar="FILE.npy", help="also save the images (n, h, w, c) float32")
+
+
+def _add_encode(sub) -> None:
+    from .encode_cmd import CODE_FORMATS, RECON_FORMATS
+
+    exits = (f"Exit codes: {EXIT_OK} done, {EXIT_USAGE} bad input, {EXIT_WRITE_FAILED} a file could not be written "
+             f"(nothing half-written), {EXIT_INTERRUPTED} interrupted (Ctrl-C).")
+    for name, what, formats in (
+        ("encode", "write the latent means and log-variances of images (.npy or .csv)", CODE_FORMATS),
+        ("reconstruct", "reconstruct images: originals over reconstructions (an image grid) or pixel means (.npy)",
+         RECON_FORMATS),
+    ):
+        c = sub.add_parser(name, help=what, description=f"{what[0].upper()}{what[1:]}. {exits}")
+        c.prog = f"{PROG} {name}"
+        c.add_argument("model", metavar="RUN_DIR_OR_MODEL", help="a run directory of 'vae-tf train', or a .keras file")
+        c.add_argument("--images", required=True, metavar="PATH",
+                       help="an .npz (its x_test, or --key), an .npy of images, or a folder of image files (resized to "
+                            "the model's size); uint8 0-255 or floats in [0, 1]")
+        c.add_argument("--key", default=None, metavar="NAME", help="the array of an .npz to read (default x_test)")
+        c.add_argument("--out", required=True, metavar="FILE", help=f"the file to write: {', '.join(formats)} (by the suffix)")
 
 
 def _formats() -> str:
@@ -352,7 +428,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
     evaluate_command(EvaluateRequest(
         path=Path(args.model), iwae_samples=args.iwae_samples, iwae_images=args.iwae_images, test_size=args.test_size, seed=args.seed,
-        data=args.data, preprocessing=args.preprocessing,
+        data=args.data, source=_data_source(args), preprocessing=args.preprocessing,
         allow_preprocessing_mismatch=args.allow_preprocessing_mismatch, judge=not args.no_judge,
     ))
 
@@ -364,5 +440,13 @@ def _sample(args: argparse.Namespace) -> None:
                                  seed=args.seed, npy=None if args.npy is None else Path(args.npy)))
 
 
+def _encode(args: argparse.Namespace) -> None:
+    from .encode_cmd import EncodeRequest, encode_command
+
+    encode_command(EncodeRequest(command=args.command, path=Path(args.model), images=Path(args.images),
+                                 out=Path(args.out), key=args.key))
+
+
 #: Sub-commands other than ``train``: name -> handler of the parsed arguments.
-COMMANDS = {"evaluate": _interruptible(_evaluate), "sample": _interruptible(_sample)}
+COMMANDS = {"evaluate": _interruptible(_evaluate), "sample": _interruptible(_sample),
+            "encode": _interruptible(_encode), "reconstruct": _interruptible(_encode)}

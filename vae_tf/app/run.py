@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .config import ConfigError, RunConfig
-from ..tools.data import MNISTError, data_checksum, find_mnist, load_mnist, make_dataset, scale_images, split_validation, subset
+from ..tools.data import MNISTError, make_dataset, scale_images, split_validation, subset
 from .outdir import CHECKPOINT_DIR, HISTORY_CSV, OutDirError, claimed
 
 if TYPE_CHECKING:
@@ -99,6 +99,7 @@ class RunRequest:
     distribute: str = "none"
     logical_cpus: int | None = None
     tensorboard: Path | None = None
+    source: Any = None  # the other data options: a vae_tf.app.sources.DataOptions (None: only --data)
 
 
 @dataclasses.dataclass
@@ -130,7 +131,10 @@ def train(request: RunRequest) -> str:
                 state = read_resume_state(out / CHECKPOINT_DIR) if request.resume else None
                 config = resolve_config(request, state)
                 check_batch_size(config, strategy)
-                arrays, info = load_data(request.data, state)
+                arrays, info = load_data(request.data, state, request.source)
+                from .sources import check_model_fits
+
+                check_model_fits(config.arch, config.conditional, info)
                 guard.check()
                 run_state = _run_state(state, config, info)
                 return _train_model(request, out, config, run_state, arrays, guard, start, strategy)
@@ -226,32 +230,18 @@ def resolve_config(request: RunRequest, state: dict | None) -> RunConfig:
     return config
 
 
-def load_data(data_arg: str | None, state: dict | None):
-    """Load MNIST from ``data_arg`` (on resume, by default the checkpointed run's file) and
-    describe it; a resume must see the same data (by checksum). Returns ``(arrays, info)``.
-    Raises :class:`UsageError` (and :class:`vae_tf.MNISTError` for a bad file)."""
+def load_data(data_arg: str | None, state: dict | None, source=None):
+    """Load the images of ``--data`` ``data_arg`` or of ``source`` (a
+    :class:`vae_tf.app.sources.DataOptions`; by default, on resume, the checkpointed run's data)
+    and describe them; a resume must see the same data (by checksum). Returns ``(arrays, info)``.
+    Raises :class:`UsageError` (see :func:`vae_tf.app.sources.load_source`)."""
+    from .sources import DataOptions, load_source, same_data_check
+
+    options = dataclasses.replace(source or DataOptions(), data=data_arg) if data_arg is not None else source
     saved = (state or {}).get("data") or {}
-    if data_arg is None and saved.get("path") and Path(saved["path"]).is_file():
-        data_arg = saved["path"]
-    source = find_mnist(data_arg)
-    arrays = load_mnist(data_arg)
-    (x_train, _), (x_test, _) = arrays
-    info = {
-        "path": str(source.resolve()) if source is not None else None,
-        "source": str(source) if source is not None else "keras.datasets.mnist",
-        "n_train_file": int(len(x_train)),
-        "n_test_file": int(len(x_test)),
-        "sha256": data_checksum(*arrays[0], *arrays[1]),
-    }
+    arrays, info = load_source(options or DataOptions(), saved)
     if state is not None:
-        old = (saved.get("sha256"), saved.get("n_train_file"), saved.get("n_test_file"))
-        new = (info["sha256"] if old[0] else None, info["n_train_file"], info["n_test_file"])
-        if old != new:
-            raise UsageError(
-                f"--resume: the data ({info['source']}: {len(x_train)} train / {len(x_test)} test images, "
-                f"sha256 {info['sha256'][:12]}) differ from the checkpointed run's ({old[1]} / {old[2]}, "
-                f"sha256 {str(old[0])[:12]}); pass the checkpointed run's --data file."
-            )
+        same_data_check(info, saved)
     return arrays, info
 
 
@@ -376,7 +366,9 @@ def _report(model, test_ds, data: RunData, config: RunConfig, state: dict, out: 
                           data=data.info, conditional=config.conditional, stopping=state.get("early_stopping"))
     metrics["replicas"] = model.distribute_strategy.num_replicas_in_sync
     with guard.critical(check=False), outputs_dir(model, out) as (target, kept):  # a signal: reported below
-        figures = write_outputs(model, target, history, metrics, scale_images(data.test[0]), data.test[1],
+        from .sources import labels_or_none
+
+        figures = write_outputs(model, target, history, metrics, scale_images(data.test[0]), labels_or_none(data.test[1]),
                                 beta=config.beta, seed=config.seed, wall_time=lambda: time.perf_counter() - start)
     speed = metrics["train_samples_per_second"]
     line = (
@@ -428,9 +420,13 @@ def _start_line(config: RunConfig, data: RunData, state: dict, ckpt_dir: Path, o
         f"{PROG}: training {_kind(config)} (latent_dim={config.latent_dim}, beta={config.beta:g}, "
         f"{config.likelihood}{', mixed precision' if config.mixed_precision else ''}"
         f"{f', {replicas} replicas, global batch {config.batch_size}' if replicas > 1 else ''}) on {len(data.fit[0]):,} "
-        f"MNIST images from {data.info['source']} (validation {len(data.val[0]):,}, test {len(data.test[0]):,}) "
+        f"{_shape(data.info)} images from {data.info['source']} (validation {len(data.val[0]):,}, test {len(data.test[0]):,}) "
         f"for {config.epochs} epochs{' (quick mode)' if config.quick else ''}; outputs -> {out}"
     )
+
+
+def _shape(info: dict) -> str:
+    return "x".join(str(s) for s in info.get("image_shape") or (28, 28, 1))
 
 
 def resume_hint(out: Path, distribute: str = "none") -> str:

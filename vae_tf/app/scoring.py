@@ -1,11 +1,13 @@
-"""``vae-tf evaluate``: score a trained model on held-out MNIST and write ``evaluation.json``.
+"""``vae-tf evaluate``: score a trained model on held-out images and write ``evaluation.json``.
 
 What it measures, all per test image in nats: the negative ELBO (``beta = 1``) and its two
 terms; for an unconditional model the importance-weighted NLL ``-L_K``
 (:func:`vae_tf.iwae_log_likelihood`) and the active units; every value also per digit (by the
-test labels); and sample quality by the independent judge (:func:`vae_tf.load_judge`): the
-class histogram of prior samples, per-digit accuracy of digit-conditioned samples, and the
-Fréchet distance of samples to test images beside the test set's own halves (the floor).
+test labels, when the data have labels); and sample quality by the independent judge
+(:func:`vae_tf.load_judge`): the class histogram of prior samples, per-digit accuracy of
+digit-conditioned samples, and the Fréchet distance of samples to test images beside the test
+set's own halves (the floor). The judge reads 28x28 grey digits: for other images it is skipped,
+and the summary says why in one line (:func:`vae_tf.app.sources.judge_skip_reason`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..tools.files import atomic_write_json
-from .run import PROG, UsageError, load_data, say
+from .run import PROG, UsageError, say
 from .trained import DESCRIPTIONS, Trained, load_trained, preprocess, writing_outputs
 
 RESULTS_FILE = "evaluation.json"
@@ -39,6 +41,7 @@ class EvaluateRequest:
     iwae_images: int = IWAE_IMAGES
     seed: int = 0
     data: str | None = None
+    source: object = None  # the other data options: a vae_tf.app.sources.DataOptions
     preprocessing: str | None = None
     allow_preprocessing_mismatch: bool = False
     judge: bool = True
@@ -47,16 +50,12 @@ class EvaluateRequest:
 def evaluate_command(request: EvaluateRequest) -> dict:
     """Run ``vae-tf evaluate``: score, write ``evaluation.json`` beside the model, print the
     summary; return the results. Raises :class:`vae_tf.app.run.UsageError` for bad input."""
-    from ..tools.data import MNISTError, subset
+    from ..tools.data import subset
 
     start = time.perf_counter()
     trained = load_trained(request.path)
     pre = choose_preprocessing(trained, request)
-    data_arg = request.data or _run_data_path(trained)
-    try:
-        arrays, info = load_data(data_arg, None)
-    except MNISTError as e:
-        raise UsageError(str(e)) from None
+    arrays, info = _load_images(trained, request)
     x_test, y_test = subset(*arrays[1], request.test_size, seed=request.seed)
     x = preprocess(x_test, pre["used"], seed=request.seed)
     results = {
@@ -67,8 +66,13 @@ def evaluate_command(request: EvaluateRequest) -> dict:
         "seed": request.seed,
         **score_likelihood(trained.model, x, y_test, request, preprocessing=pre),
     }
-    if request.judge:
-        results["sample_quality"] = judge_samples(trained.model, arrays, x_test, request, data_arg)
+    from .sources import data_arg, judge_skip_reason
+
+    skipped = judge_skip_reason(info) if request.judge else None
+    if skipped:
+        results["judge_skipped"] = skipped
+    elif request.judge:
+        results["sample_quality"] = judge_samples(trained.model, arrays, x_test, request, data_arg(info))
     results["wall_time_s"] = round(time.perf_counter() - start, 2)
     with writing_outputs():
         out = atomic_write_json(trained.folder / RESULTS_FILE, results)
@@ -77,9 +81,26 @@ def evaluate_command(request: EvaluateRequest) -> dict:
     return results
 
 
-def _run_data_path(trained: Trained) -> str | None:
-    path = (trained.run.get("data") or {}).get("path")
-    return path if path and Path(path).is_file() else None
+def _load_images(trained: Trained, request: EvaluateRequest):
+    """The data to score on (:func:`vae_tf.app.sources.load_source`; by default the run's own) as
+    ``(arrays, info)``. Raises :class:`UsageError` when the model cannot take those images, or a
+    digit-conditioned model gets images without labels."""
+    import dataclasses
+
+    from .sources import DataOptions, load_source, shape_text
+
+    options = request.source or DataOptions()
+    if request.data is not None:
+        options = dataclasses.replace(options, data=request.data)
+    arrays, info = load_source(options, trained.run.get("data"))
+    model_shape = tuple(int(s) for s in trained.model.image_shape)
+    if tuple(info["image_shape"]) != model_shape:
+        raise UsageError(f"the model takes {shape_text(model_shape)} images but {info['source']} holds "
+                         f"{shape_text(info['image_shape'])} ones; pass the data it was trained on (--data, --dataset "
+                         "or --images with --image-size and --channels).")
+    if trained.model.conditions_on_digits and not info["labels"]:
+        raise UsageError(f"this digit-conditioned model is scored on labelled images; {info['source']} has no labels.")
+    return arrays, info
 
 
 def choose_preprocessing(trained: Trained, request: EvaluateRequest) -> dict:
@@ -106,6 +127,7 @@ def _data_record(info: dict, trained: Trained, n: int) -> dict:
         "sha256": info["sha256"],
         "n_test_used": n,
         "n_test_file": info["n_test_file"],
+        "image_shape": info["image_shape"],
         "same_as_training_run": None if recorded is None else recorded == info["sha256"],
     }
 
@@ -163,10 +185,10 @@ def score_likelihood(model, x: np.ndarray, y: np.ndarray, request: EvaluateReque
     if not model.conditions_on_digits:
         per_example["iwae_nll"] = iwae  # on the first n_iwae images: its means below are over those
     means = {f"{k}_nats": float(np.mean(v)) for k, v in per_example.items()}
-    by_digit = {
+    by_digit = {} if y is None else {
         str(d): {f"{k}_nats": float(np.mean(v[y[: len(v)] == d])) for k, v in per_example.items()
                  if np.any(y[: len(v)] == d)} | {"n": int(np.sum(y == d))}
-        for d in range(10) if np.any(y == d)
+        for d in range(int(y.max()) + 1) if np.any(y == d)
     }
     notes.append("-ELBO draws one z per image with this command's seed, so it differs from the -ELBO that "
                  "training logged on the same images by Monte Carlo noise (a few hundredths of a nat).")
@@ -264,7 +286,10 @@ def summary_lines(r: dict, out: Path) -> list[str]:
                      f"active units {r['active_units']} of {r['latent_dim']}")
     per = r["test_per_digit"]
     key = "iwae_nll_nats" if "iwae_nll_nats" in t else "neg_elbo_nats"
-    lines.append(f"  per digit {key[:-5]}: " + " ".join(f"{k}:{v[key]:.1f}" for k, v in per.items()))
+    if per:
+        lines.append(f"  per label {key[:-5]}: " + " ".join(f"{k}:{v[key]:.1f}" for k, v in per.items()))
+    if r.get("judge_skipped"):
+        lines.append(f"  judge scores skipped: {r['judge_skipped']}")
     q = r.get("sample_quality")
     if q:
         h = q["class_histogram"]

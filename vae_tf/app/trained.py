@@ -94,7 +94,7 @@ def recorded_preprocessing(metrics: dict) -> str:
 
 
 def preprocess(x: np.ndarray, preprocessing: str, seed: int) -> np.ndarray:
-    """Images ``x`` (uint8 0-255 or the pixel rule) as float32 ``(n, 28, 28, 1)`` under
+    """Images ``x`` (uint8 0-255 or the pixel rule) as float32 ``(n, h, w, c)`` under
     ``preprocessing`` (a name of :data:`PREPROCESSINGS`; ``"static"`` draws with ``seed``)."""
     x = scale_images(x)
     if preprocessing == "threshold":

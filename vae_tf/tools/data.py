@@ -17,6 +17,11 @@ number of examples is accepted (the offline copy has 24,345 training images, not
 The course trains on :func:`load_course_mnist`: the first 24,345 images of MNIST's training
 file, the same images whether the file holds all 60,000 (``keras.datasets.mnist``, Colab) or
 only that prefix (the offline copy), so every reader reproduces the stored numbers.
+
+Other images (the command line's ``--data``, ``--dataset`` and ``--images``): :func:`load_images_npz`
+(a Keras-format ``.npz`` of any image shape, labels optional), :func:`load_keras_dataset`
+(``keras.datasets`` by name) and :func:`load_image_folder` (a folder of image files, split into
+training and test images by a seed); :func:`read_images` reads the images a trained model encodes.
 """
 
 from __future__ import annotations
@@ -240,6 +245,251 @@ def is_course_training_set(x: np.ndarray, y: np.ndarray) -> bool:
     return data_checksum(np.asarray(x), np.asarray(y)) == COURSE_TRAIN_SHA256
 
 
+# --------------------------------------------------------------------------- any image data
+#: Datasets ``vae-tf train --dataset`` loads by name through ``keras.datasets.<name>.load_data()``.
+KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+#: The image files a folder may hold (what ``keras.utils.image_dataset_from_directory`` reads).
+IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+#: Channels an image set may have: grey (1) or RGB colour (3).
+CHANNELS = (1, 3)
+#: Image modes of ``keras.utils.load_img`` (PIL) that are grey; any other mode is colour.
+_GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+class ImageDataError(MNISTError):
+    """Images could not be loaded or have a shape the models cannot take; the message names the fix."""
+
+
+def image_shape_of(x: np.ndarray) -> tuple[int, int, int]:
+    """The ``(height, width, channels)`` of an image batch ``(n, h, w)`` or ``(n, h, w, c)``."""
+    return (*x.shape[1:3], x.shape[3] if x.ndim == 4 else 1)
+
+
+def _checked_images(x, name: str, source: str) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] not in CHANNELS):
+        raise ImageDataError(f"{source}: {name} has shape {x.shape}; expected uint8 images (n, height, width) or "
+                             "(n, height, width, channels) with 1 (grey) or 3 (RGB) channels.")
+    if len(x) == 0:
+        raise ImageDataError(f"{source}: {name} is empty.")
+    if not np.issubdtype(x.dtype, np.integer):
+        raise ImageDataError(f"{source}: {name} has dtype {x.dtype}; expected integer pixel values 0-255 (uint8); "
+                             "if your images are scaled to [0, 1], save (x * 255).astype('uint8').")
+    if x.min() < 0 or x.max() > 255:
+        raise ImageDataError(f"{source}: {name} pixel values are out of range [{x.min()}, {x.max()}]; expected 0-255.")
+    return x.astype("uint8", copy=False)
+
+
+def _checked_labels(y, n: int, name: str, source: str) -> np.ndarray:
+    """Labels 0-9 (:data:`NUM_CLASSES`), one per image, as ``uint8``; ``(n, 1)`` is flattened."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:  # keras.datasets.cifar10 gives (n, 1)
+        y = y[:, 0]
+    if y.ndim != 1 or len(y) != n:
+        raise ImageDataError(f"{source}: {name} has shape {y.shape}; expected one integer label per image, ({n},).")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ImageDataError(f"{source}: {name} has dtype {y.dtype}, expected integer labels 0-9.")
+    if y.min() < 0 or y.max() >= NUM_CLASSES:
+        raise ImageDataError(f"{source}: {name} has labels outside 0-9 (range [{y.min()}, {y.max()}]); the models take "
+                             "at most 10 classes: save the file without y_train and y_test to train without labels.")
+    return y.astype("uint8", copy=False)
+
+
+def validate_images(arrays: dict, source: str = "images") -> Arrays:
+    """Check Keras-layout arrays of any image shape and return ``((x_train, y_train), (x_test,
+    y_test))``: ``uint8`` images ``(n, h, w)`` or ``(n, h, w, c)`` (``c`` 1 or 3; train and test of one
+    shape) and integer labels 0-9 ``(n,)`` (``(n, 1)`` is flattened), or ``None`` for both label arrays
+    when ``arrays`` has none. For MNIST-shaped arrays the result equals :func:`validate_mnist`'s.
+    Raises :class:`ImageDataError` naming the array and the fix."""
+    labelled = [arrays.get(k) is not None for k in ("y_train", "y_test")]
+    if any(labelled) and not all(labelled):
+        absent = ["y_train", "y_test"][labelled.index(False)]
+        raise ImageDataError(f"{source} lacks the arrays ['{absent}'] but has the other labels; give labels for both "
+                             "splits (x_train, y_train, x_test, y_test), or for neither.")
+    out = {}
+    for split in ("train", "test"):
+        x = _checked_images(arrays[f"x_{split}"], f"x_{split}", source)
+        y = _checked_labels(arrays[f"y_{split}"], len(x), f"y_{split}", source) if all(labelled) else None
+        out[split] = (x, y)
+    if image_shape_of(out["train"][0]) != image_shape_of(out["test"][0]) or out["train"][0].ndim != out["test"][0].ndim:
+        raise ImageDataError(f"{source}: x_train has shape {out['train'][0].shape[1:]} per image but x_test "
+                             f"{out['test'][0].shape[1:]}; both splits must have one image shape.")
+    return out["train"], out["test"]
+
+
+def load_images_npz(path: str | os.PathLike) -> Arrays:
+    """A Keras-format ``.npz`` of any images (``x_train``, ``x_test``; ``y_train``, ``y_test``
+    optional), checked by :func:`validate_images`; labels ``None`` when absent. Raises
+    :class:`ImageDataError` for a missing, unreadable, corrupt or malformed file."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ImageDataError(f"--data {str(path)!r}: no such file; pass a Keras-format .npz (x_train, x_test, "
+                             "optional y_train, y_test), or a folder of images with --images.")
+    if not os.access(path, os.R_OK):
+        raise ImageDataError(f"data file {str(path)!r} is not readable (check its permissions).")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in ("x_train", "x_test") if k not in f.files]
+            if missing:
+                raise ImageDataError(f"data file {str(path)!r} lacks the arrays {missing} (it has {sorted(f.files)}); "
+                                     "expected Keras's layout: x_train, x_test and optionally y_train, y_test.")
+            arrays = {k: f[k] for k in KEYS if k in f.files}
+    except ImageDataError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
+        raise ImageDataError(f"data file {str(path)!r} is corrupt, truncated or not an .npz archive "
+                             f"({type(e).__name__}: {e}).") from None
+    return validate_images(arrays, source=f"data file {str(path)!r}")
+
+
+def load_keras_dataset(name: str) -> Arrays:
+    """``keras.datasets.<name>.load_data()`` for a name of :data:`KERAS_DATASETS` (a download on a
+    connected machine, then Keras's cache; ``"mnist"`` looks for a local copy first, as
+    :func:`load_mnist`), checked by :func:`validate_images`. Raises :class:`ImageDataError`."""
+    if name not in KERAS_DATASETS:
+        raise ImageDataError(f"--dataset {name!r}: unknown; choose one of {', '.join(KERAS_DATASETS)}.")
+    if name == "mnist":
+        return load_mnist()
+    import keras
+
+    try:
+        (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+    except Exception as e:  # offline: the download raises from deep inside urllib
+        raise ImageDataError(
+            f"--dataset {name}: keras.datasets.{name}.load_data() failed ({type(e).__name__}: {e}); on an offline "
+            "machine save the arrays as a Keras-format .npz elsewhere and pass it with --data FILE.npz.") from None
+    return validate_images({"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test},
+                           source=f"keras.datasets.{name}")
+
+
+def _folder_layout(directory: Path) -> tuple[list[Path], list[str]]:
+    """The image files of ``directory`` (sorted; in its class sub-folders when it has any) and the
+    class names (sorted sub-folder names, or ``[]``). Raises :class:`ImageDataError`."""
+    if not directory.is_dir():
+        raise ImageDataError(f"--images {str(directory)!r} is not a folder; pass a folder of image files "
+                             f"({', '.join(IMAGE_SUFFIXES)}), or an .npz with --data.")
+    is_image = lambda p: p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES  # noqa: E731
+    classes = sorted(p.name for p in directory.iterdir() if p.is_dir() and any(map(is_image, p.rglob("*"))))
+    loose = sorted(p for p in directory.iterdir() if is_image(p))
+    if classes and loose:
+        raise ImageDataError(f"--images {str(directory)!r} holds image files and class sub-folders {classes}; put "
+                             "every image into a sub-folder (one per class), or have no sub-folders.")
+    files = sorted(p for c in classes for p in (directory / c).rglob("*") if is_image(p)) if classes else loose
+    if not files:
+        raise ImageDataError(f"--images {str(directory)!r} holds no image files ({', '.join(IMAGE_SUFFIXES)}); "
+                             "pass a folder of images (or of one sub-folder per class).")
+    return files, classes
+
+
+def read_image_folder(directory: str | os.PathLike, image_size: tuple[int, int] | None = None,
+                      channels: int | None = None) -> tuple[np.ndarray, np.ndarray | None, dict]:
+    """Every image of a folder through ``keras.utils.image_dataset_from_directory``, in its order:
+    ``(x, y, details)`` with ``x`` ``uint8`` ``(n, height, width, channels)`` resized (bilinear) to
+    ``image_size`` (default: the first file's size), ``channels`` 1 (grey) or 3 (RGB) (default: 1
+    if the first file is a grey image, else 3), ``y`` the class index of each image (its
+    sub-folder's place among the sorted sub-folder names) or ``None`` without sub-folders, and
+    ``details`` (``image_size``, ``channels``, ``class_names``, ``n_files``). Raises
+    :class:`ImageDataError` for a missing folder, one without images, or an unreadable image."""
+    import keras
+
+    directory = Path(directory).expanduser()
+    files, classes = _folder_layout(directory)
+    if channels is not None and channels not in CHANNELS:
+        raise ImageDataError(f"--channels {channels}: give 1 (grey) or 3 (RGB colour).")
+    try:
+        if image_size is None or channels is None:
+            from PIL import Image  # what keras.utils.load_img reads with; it converts the mode, so ask PIL
+
+            with Image.open(files[0]) as first:
+                image_size = image_size or (first.height, first.width)
+                channels = channels or (1 if first.mode in _GREY_MODES else 3)
+        ds = keras.utils.image_dataset_from_directory(
+            str(directory), labels="inferred" if classes else None, class_names=classes or None,
+            color_mode="grayscale" if channels == 1 else "rgb", batch_size=256, image_size=tuple(image_size),
+            shuffle=False, verbose=False)
+        batches = [b if classes else (b, None) for b in ds]
+    except Exception as e:  # PIL's and TensorFlow's decode errors, Keras's ValueErrors
+        raise ImageDataError(f"--images {str(directory)!r}: an image could not be read ({type(e).__name__}: "
+                             f"{' '.join(str(e).split())[:200]}); remove or fix the file.") from None
+    x = np.concatenate([np.asarray(b) for b, _ in batches])
+    x = np.clip(np.round(x), 0, 255).astype("uint8")
+    y = np.concatenate([np.asarray(lb) for _, lb in batches]).astype("uint8" if len(classes) <= 256 else "int32") if classes else None
+    details = {"image_size": [int(s) for s in image_size], "channels": int(channels), "class_names": classes or None,
+               "n_files": len(x)}
+    return x, y, details
+
+
+def split_test(x: np.ndarray, y: np.ndarray | None, test_fraction: float, seed: int = 0) -> Arrays:
+    """``((x_train, y_train), (x_test, y_test))``: a random ``test_fraction`` of the images (at least
+    one) for testing, the rest for training (at least 2), drawn by ``seed`` (same seed, same split).
+    ``y`` may be ``None``. Raises :class:`ImageDataError` when too few images are left."""
+    if not 0 < test_fraction < 1:
+        raise ImageDataError(f"--test-fraction must be in (0, 1), got {test_fraction!r}.")
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_test = max(1, int(round(len(x) * test_fraction)))
+    if len(x) - n_test < 2:
+        raise ImageDataError(f"{len(x)} image(s) with --test-fraction {test_fraction} leave {len(x) - n_test} for "
+                             "training; need at least 2: add images or lower --test-fraction.")
+    test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
+    pick = lambda idx: (x[idx], None if y is None else y[idx])  # noqa: E731
+    return pick(train), pick(test)
+
+
+def load_image_folder(directory: str | os.PathLike, *, image_size: tuple[int, int] | None = None,
+                      channels: int | None = None, test_fraction: float = 0.2, seed: int = 0) -> tuple[Arrays, dict]:
+    """A folder of images (:func:`read_image_folder`) split into training and test images
+    (:func:`split_test`): ``(arrays, details)``. Raises :class:`ImageDataError`."""
+    x, y, details = read_image_folder(directory, image_size, channels)
+    return split_test(x, y, test_fraction, seed), {**details, "test_fraction": test_fraction, "split_seed": seed}
+
+
+def read_images(path: str | os.PathLike, image_shape: tuple[int, int, int], key: str | None = None) -> np.ndarray:
+    """Images for a model taking ``image_shape`` ``(h, w, c)``, as ``float32`` ``(n, h, w, c)`` in
+    ``[0, 1]``: from an ``.npz`` (its ``x_test``, or ``key``), an ``.npy``, or a folder of image files
+    (resized to ``(h, w)``, read with ``c`` channels). Pixels follow the pixel rule of
+    :mod:`vae_tf.core.inputs` (``uint8`` 0-255, or floats in ``[0, 1]``). Raises
+    :class:`ImageDataError` for a missing or unreadable file, a missing key, or another shape."""
+    path = Path(path).expanduser()
+    h, w, c = (int(s) for s in image_shape)
+    if path.is_dir():
+        x = read_image_folder(path, (h, w), c)[0]
+    elif not path.is_file():
+        raise ImageDataError(f"--images {str(path)!r} does not exist; pass an .npz, an .npy or a folder of images.")
+    elif path.suffix.lower() not in (".npz", ".npy"):
+        raise ImageDataError(f"--images {str(path)!r}: not an .npz, an .npy or a folder of images.")
+    else:
+        x = _read_array(path, key)
+    try:
+        x = as_unit_pixels(x, name=f"--images {path.name}")
+    except InputError as e:
+        raise ImageDataError(str(e)) from None
+    if x.ndim == 3 and c == 1:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[1:] != (h, w, c) or not len(x):
+        raise ImageDataError(f"--images {str(path)!r}: the images have shape {x.shape}, but the model takes "
+                             f"(n, {h}, {w}, {c}) ({h}x{w}x{c}); pass images of that shape (a folder is resized to it).")
+    return x
+
+
+def _read_array(path: Path, key: str | None) -> np.ndarray:
+    """The array of an ``.npy``, or of an ``.npz``'s ``key`` (default ``x_test``)."""
+    if key is not None and path.suffix.lower() != ".npz":
+        raise ImageDataError(f"--key {key} applies to an .npz; {path.name} is an .npy (drop --key).")
+    try:
+        if path.suffix.lower() == ".npy":
+            return np.load(path, allow_pickle=False)
+        with np.load(path, allow_pickle=False) as f:
+            name = key or "x_test"
+            if name not in f.files:
+                raise ImageDataError(f"--images {str(path)!r} has no array {name!r} (it has {sorted(f.files)}); "
+                                     "pass --key NAME to choose one.")
+            return f[name]
+    except ImageDataError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+        raise ImageDataError(f"--images {str(path)!r} could not be read ({type(e).__name__}: {e}).") from None
+
+
 # --------------------------------------------------------------------------- preprocessing
 def scale_images(x: np.ndarray) -> np.ndarray:
     """Images ``(n, h, w)`` to ``float32`` in ``[0, 1]`` with a channel axis: ``(n, h, w, 1)``
@@ -269,16 +519,17 @@ def binarize_static(x: np.ndarray, seed: int | None = None) -> np.ndarray:
 
 
 def split_validation(
-    x: np.ndarray, y: np.ndarray, val_fraction: float = 0.1, seed: int = 0
+    x: np.ndarray, y: np.ndarray | None, val_fraction: float = 0.1, seed: int = 0
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Random split of ``(x, y)`` into ``((x_fit, y_fit), (x_val, y_val))``; ``val_fraction``
-    of the examples (at least one) go to validation. Keeps the test set for final numbers."""
+    of the examples (at least one) go to validation (``y=None``: no labels, ``None`` in both).
+    Keeps the test set for final numbers."""
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}.")
     order = np.random.default_rng(seed).permutation(len(x))
     n_val = max(1, int(round(len(x) * val_fraction)))
     val, fit = order[:n_val], order[n_val:]
-    return (x[fit], y[fit]), (x[val], y[val])
+    return (x[fit], None if y is None else y[fit]), (x[val], None if y is None else y[val])
 
 
 def subset(x: np.ndarray, y: np.ndarray | None = None, n: int | None = None, seed: int = 0):
@@ -350,7 +601,7 @@ def make_dataset(
     num_classes: int = NUM_CLASSES,
     start_epoch: int = 0,
 ):
-    """A ``tf.data.Dataset`` of ``float32`` image batches in ``[0, 1]``, ``(batch, 28, 28, 1)``
+    """A ``tf.data.Dataset`` of ``float32`` image batches in ``[0, 1]``, ``(batch, h, w, c)``
     (or ``(images, labels)`` batches when ``y`` is given: ``int32`` labels in
     ``[0, num_classes)``).
 

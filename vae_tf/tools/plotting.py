@@ -2,7 +2,7 @@
 
 Every function draws on a new figure (or the ``ax`` given) and returns the ``Figure``; none
 calls ``plt.show()``. Images are arrays of pixel means in ``[0, 1]``, shape ``(n, h, w)`` or
-``(n, h, w, 1)``.
+``(n, h, w, 1)`` (grey), or ``(n, h, w, 3)`` (RGB colour, shown in colour).
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ def _squeeze(images) -> np.ndarray:
 
 
 def tile_images(images, nrows: int, ncols: int, pad: int = 0) -> np.ndarray:
-    """Tile ``nrows * ncols`` images ``(n, h, w[, 1])`` into one ``(nrows*h, ncols*w)`` array,
-    row-major. Raises ``ValueError`` if ``n != nrows * ncols``."""
+    """Tile ``nrows * ncols`` images ``(n, h, w[, 1])`` into one ``(nrows*h, ncols*w)`` array
+    (colour images ``(n, h, w, 3)``: ``(nrows*h, ncols*w, 3)``), row-major, ``pad`` white pixels
+    between. Raises ``ValueError`` if ``n != nrows * ncols``."""
     images = _squeeze(images)
     n, h, w = images.shape[:3]
     if n != nrows * ncols:
         raise ValueError(f"need exactly nrows * ncols = {nrows * ncols} images, got {n}.")
-    out = np.ones((nrows * (h + pad) - pad, ncols * (w + pad) - pad), dtype="float32")
+    out = np.ones((nrows * (h + pad) - pad, ncols * (w + pad) - pad, *images.shape[3:]), dtype="float32")
     for k in range(n):
         r, c = divmod(k, ncols)
         out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = images[k]
@@ -36,9 +37,9 @@ def tile_images(images, nrows: int, ncols: int, pad: int = 0) -> np.ndarray:
 
 
 def plot_image_grid(images, nrows: int, ncols: int, title: str | None = None, ax=None, scale: float = 0.8):
-    """Show images in an ``nrows x ncols`` grid (grey, black background)."""
+    """Show images in an ``nrows x ncols`` grid (grey, black background; colour images in colour)."""
     fig, ax = _figure(ax, (ncols * scale, nrows * scale))
-    ax.imshow(tile_images(images, nrows, ncols, pad=1), cmap="gray", vmin=0, vmax=1)
+    _show(ax, tile_images(images, nrows, ncols, pad=1))
     ax.set_axis_off()
     if title:
         ax.set_title(title)
@@ -126,7 +127,7 @@ def plot_manifold(decode, n: int = 20, quantile_range: tuple[float, float] = MAN
     images = _squeeze(decode(codes))
     fig, ax = _figure(ax, (8, 8))
     h, w = images.shape[1:3]
-    ax.imshow(tile_images(images, n, n), cmap="gray", vmin=0, vmax=1)
+    _show(ax, tile_images(images, n, n))
     step = max(1, int(tick_every) if tick_every else int(np.ceil(n / 8)))
     cols = list(range(0, n, step))
     if cols[-1] != n - 1:  # both ends are labelled: the last tile replaces a tick too close to it
@@ -205,21 +206,21 @@ def plot_training_curves(
 
 
 def plot_digit_style_grid(grid, title: str | None = None, ax=None, scale: float = 0.7):
-    """Draw a :meth:`digit_style_grid` array ``(num_classes, n_styles, h, w[, 1])`` with one
+    """Draw a :meth:`digit_style_grid` array ``(num_classes, n_styles, h, w[, 1 or 3])`` with one
     **row per style** and one **column per digit** (so a row shows one style in every digit),
     axes labelled. Returns the matplotlib ``Figure``. Raises ``ValueError`` for another shape."""
     grid = np.asarray(grid)
     if grid.ndim == 5 and grid.shape[-1] == 1:
         grid = grid[..., 0]
-    if grid.ndim != 4:
-        raise ValueError(f"expected a grid of shape (num_classes, n_styles, h, w[, 1]), got {np.shape(grid)}.")
-    n_digits, n_styles, h, w = grid.shape
+    if grid.ndim != 4 and not (grid.ndim == 5 and grid.shape[-1] == 3):
+        raise ValueError(f"expected a grid of shape (num_classes, n_styles, h, w[, 1 or 3]), got {np.shape(grid)}.")
+    n_digits, n_styles, h, w = grid.shape[:4]
     if ax is None:
         fig, ax = plt.subplots(figsize=(n_digits * scale + 0.8, n_styles * scale + 0.6))
     else:
         fig = ax.figure
-    images = grid.transpose(1, 0, 2, 3).reshape(-1, h, w)  # row-major: style s, digit d
-    ax.imshow(tile_images(images, n_styles, n_digits, pad=1), cmap="gray", vmin=0, vmax=1)
+    images = grid.swapaxes(0, 1).reshape(-1, *grid.shape[2:])  # row-major: style s, digit d
+    _show(ax, tile_images(images, n_styles, n_digits, pad=1))
     ax.set_xticks([d * (w + 1) + w / 2 - 0.5 for d in range(n_digits)], [str(d) for d in range(n_digits)])
     ax.set_yticks([s * (h + 1) + h / 2 - 0.5 for s in range(n_styles)], [str(s + 1) for s in range(n_styles)])
     ax.tick_params(length=0)
@@ -228,6 +229,14 @@ def plot_digit_style_grid(grid, title: str | None = None, ax=None, scale: float 
     if title:
         ax.set_title(title)
     return fig
+
+
+def _show(ax, tiled: np.ndarray) -> None:
+    """``imshow`` a tiled array: grey levels on the grey colour map, RGB ``(H, W, 3)`` as colour."""
+    if tiled.ndim == 3:
+        ax.imshow(np.clip(tiled, 0.0, 1.0))
+    else:
+        ax.imshow(tiled, cmap="gray", vmin=0, vmax=1)
 
 
 def _figure(ax, figsize):
