@@ -80,13 +80,15 @@ def resolved(options: DataOptions, saved: dict | None) -> DataOptions:
     return dataclasses.replace(options, data=path) if path and Path(path).is_file() else options
 
 
-def load_source(options: DataOptions, saved: dict | None = None):
+def load_source(options: DataOptions, saved: dict | None = None) -> tuple[tuple, dict]:
     """The images of ``options`` (:func:`resolved` against ``saved``): ``(arrays, info)`` with
     ``arrays`` as :func:`vae_tf.tools.data.validate_images` returns them (labels ``None`` when the
     data have none) and ``info`` the run's data record. Raises :class:`UsageError`."""
     options = resolved(options, saved)
     try:
-        if options.dataset is not None:
+        if options.dataset == "mnist":  # the search order: the local copy first, recorded as the file it is
+            arrays, info = _load_file(None)
+        elif options.dataset is not None:
             arrays, info = load_keras_dataset(options.dataset), {"kind": "keras", "dataset": options.dataset,
                                                                  "path": None, "source": f"keras.datasets.{options.dataset}"}
         elif options.images is not None:
@@ -101,7 +103,7 @@ def load_source(options: DataOptions, saved: dict | None = None):
     return arrays, {**info, **describe(arrays)}
 
 
-def _load_file(data: str | None):
+def _load_file(data: str | None) -> tuple[tuple, dict]:
     """An npz named by ``--data`` (a folder given there holds ``mnist.npz``), else the MNIST search
     order; MNIST from ``keras.datasets`` when no local copy exists."""
     source = find_mnist(data)
