@@ -33,9 +33,9 @@ def _is_stated_call(node) -> bool:
 
 
 def is_check_statement(node) -> bool:
-    """True for a statement that only checks: ``stated(...)``, a tuple of such calls, a ``for``
-    whose body holds nothing else, or an ``if`` that holds such checks and otherwise only
-    asserts and assignments (the checks of a full run, ``if not QUICK:``)."""
+    """True for a statement that only checks: ``stated(...)`` (or ``stated_summary()``), a tuple
+    of such calls, a ``for`` whose body holds nothing else, or an ``if`` that holds such checks or
+    asserts and otherwise only assignments (the checks of a full run, ``if not QUICK:``)."""
     if isinstance(node, ast.Expr):
         value = node.value
         return _is_stated_call(value) or (isinstance(value, ast.Tuple) and all(_is_stated_call(e) for e in value.elts))
@@ -44,7 +44,7 @@ def is_check_statement(node) -> bool:
         return bool(body) and all(is_check_statement(n) or isinstance(n, ast.Pass) for n in body)
     if isinstance(node, ast.If):  # e.g. `if not QUICK:` with the checks and asserts of a full run
         body = [*node.body, *node.orelse]
-        return any(is_check_statement(n) for n in body) and all(
+        return any(is_check_statement(n) or isinstance(n, ast.Assert) for n in body) and all(
             is_check_statement(n) or isinstance(n, (ast.Pass, ast.Assert, ast.Assign)) for n in body)
     return False
 

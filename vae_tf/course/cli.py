@@ -10,8 +10,8 @@ Run from the repository root:
   their outputs (TensorFlow's start-up logs removed; :mod:`vae_tf.course.execution`).
 * ``python -m vae_tf.course ship-02 notebooks/artifacts/vae_2d_mlp.keras``: ship the 2-D VAE a
   full run of notebook 02 saved, for notebook 03 (:mod:`vae_tf.course.models`).
-* ``python -m vae_tf.course student OUT_DIR``: the student edition (solutions removed;
-  :mod:`vae_tf.course.student`).
+* ``python -m vae_tf.course student [OUT_DIR]``: the student edition (solutions removed;
+  :mod:`vae_tf.course.student`): by default the committed copy in ``notebooks/student``.
 * ``python -m vae_tf.course site OUT_DIR``: the static website (MkDocs Material + mkdocs-jupyter),
   built from the stored notebooks without re-executing them (:mod:`vae_tf.course.website`).
 
@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p_sync = sub.add_parser("sync", help="rewrite badges and install cells from pyproject.toml")
     p_sync.add_argument("--ref", help=f"git ref the install cells install (default {COURSE_BRANCH}; 'commit' = HEAD's commit)")
-    sub.add_parser("student", help="write the student edition").add_argument("out_dir")
+    sub.add_parser("student", help="write the student edition (default: the committed one, notebooks/student)").add_argument(
+        "out_dir", nargs="?", default=None, help="a folder for a copy with the stored outputs (default: notebooks/student, no outputs)")
     sub.add_parser("site", help="build the website").add_argument("out_dir")
     p_run = sub.add_parser("run", help="re-run notebooks in full mode and store them with their outputs")
     p_run.add_argument("notebooks", nargs="+", help="notebook paths (one or two at a time on 2 CPU cores)")
@@ -64,7 +65,7 @@ def _dispatch(args: argparse.Namespace) -> None:
         from .student import write_student_edition
 
         done = write_student_edition(args.out_dir)
-        print(f"student edition: {len(done)} notebooks in {args.out_dir}")
+        print(f"student edition: {len(done)} notebooks in {done[0].parent if done else args.out_dir}")
     else:
         from .website import build_site
 
