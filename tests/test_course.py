@@ -281,10 +281,14 @@ def test_student_edition_runs_wherever_the_instructors_does(path, student_dir):
     that only a solution binds, unless the cell looks it up by name (globals().get("my_kl"):
     02's exercise check, whose two outcomes test_exercise_check_cell_* run), and no lesson cell
     comes after the first solution but the final runtime cells and such checks."""
+    from vae_tf.course.student import clear_solution_regions, has_solution_regions
+
     full, student = _read(path), _read(student_dir / path.name)
     code = lambda nb: [c for c in nb.cells if c.cell_type == "code"]  # noqa: E731
+    # nbgrader scaffolds (issue 34): the structure stays, the regions become nbgrader's stub
     assert [c.source for c in code(student) if not is_solution_cell(c)] == \
-        [c.source for c in code(full) if not is_solution_cell(c)]
+        [clear_solution_regions(c.source) if has_solution_regions(c) else c.source
+         for c in code(full) if not is_solution_cell(c)]
     for stub in (c for c in code(student) if is_solution_cell(c)):
         exec(compile(stub.source, "stub", "exec"), {})
     problems = _student_edition_problems(full)
@@ -386,3 +390,92 @@ def test_run_stores_a_full_mode_run_without_tensorflow_logs(tmp_path, monkeypatc
     texts = {o.name: o.text for o in stored}
     assert texts["stdout"] == "None None\n" and texts["stderr"] == "a warning of the course\n"
     assert os.environ["VAE_TF_QUICK"] == "1"  # the caller's environment is restored
+
+
+def _exercise_3_of_07():
+    cells = _read(ROOT / "notebooks" / "07_discrete_latents.ipynb").cells
+    check = next(c.source for c in cells if c.source.startswith("# Check exercise 3"))
+    solution = next(c.source for c in cells if is_solution_cell(c) and c.source.startswith("# Exercise 3"))
+    namespace = {}
+    exec("import numpy as np\nfrom scipy.special import softmax\n"
+         "probs10 = softmax(np.array([2.0, 1.0, 0.5, 0.0, -0.5, -1.0, 1.5, 0.2, -2.0, 0.8]))", namespace)
+    return check, solution, namespace
+
+
+def test_07_exercise_3_check_says_what_is_missing_right_and_wrong():
+    """Issue 34, point 2: 07's graded exercise (the Gumbel-softmax draw) names each mistake."""
+    check, solution, namespace = _exercise_3_of_07()
+    assert "define my_gumbel_softmax" in _run_check(namespace, check)
+    exec(solution, namespace)
+    assert _run_check(namespace, check).strip() == "exercise 3: right"
+    mistakes = {
+        "def my_gumbel_softmax(l, tau, u):\n    return np.exp((l - np.log(-np.log(u))) / tau)": "rows must be probabilities",
+        "def my_gumbel_softmax(l, tau, u):\n    return softmax((l + np.log(-np.log(u))) / tau, axis=-1)": "not distributed as softmax",
+        "def my_gumbel_softmax(l, tau, u):\n    return softmax(l - np.log(-np.log(u)), axis=-1)": "tau must divide",
+        "def my_gumbel_softmax(l, tau, u):\n    return softmax((l - np.log(-np.log(u))) / tau, axis=0)": "rows must be probabilities",
+        "def my_gumbel_softmax(l, tau, u):\n    return None": "must be an array of shape",
+    }
+    for wrong, message in mistakes.items():
+        exec(wrong, namespace)
+        printed = _run_check(namespace, check)
+        assert "still wrong" in printed and message in printed, (wrong, printed)
+
+
+# --------------------------------------------------------------------------- nbgrader solution regions (issue 34)
+def test_solution_regions_become_nbgraders_stub_indented_like_the_begin_line():
+    from vae_tf.course.student import clear_solution_regions
+
+    source = ("class S:\n    def call(self, x):\n        a = x\n        ### BEGIN SOLUTION\n        b = a + 1\n"
+              "        return b\n        ### END SOLUTION\n\n# BEGIN SOLUTION\ny = 2\n# END SOLUTION\nprint(y)")
+    assert clear_solution_regions(source) == (
+        "class S:\n    def call(self, x):\n        a = x\n        # YOUR CODE HERE\n        raise NotImplementedError()\n"
+        "\n# YOUR CODE HERE\nraise NotImplementedError()\nprint(y)")
+    for bad, message in (("### BEGIN SOLUTION\nx = 1", "not closed"), ("x = 1\n### END SOLUTION", "without"),
+                         ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "inside an open")):
+        with pytest.raises(ValueError, match=message):
+            clear_solution_regions(bad)
+
+
+def test_a_scaffold_cell_keeps_its_structure_and_nbgrader_metadata_in_the_student_edition():
+    from vae_tf.course.student import has_solution_regions, scaffold_metadata
+
+    scaffold = nbformat.v4.new_code_cell("def kl(m, v):\n    ### BEGIN SOLUTION\n    return m\n    ### END SOLUTION",
+                                         metadata={"nbgrader": scaffold_metadata("kl")})
+    scaffold.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hi\n")]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# T"), scaffold]
+    out = student_notebook(nb).cells[1]
+    assert out.source == "def kl(m, v):\n    # YOUR CODE HERE\n    raise NotImplementedError()" and out.outputs == []
+    assert out.metadata["nbgrader"] == {"grade": False, "grade_id": "kl", "locked": False, "schema_version": 3,
+                                        "solution": True, "task": False} and has_solution_regions(out) is False
+    unmarked = nbformat.v4.new_code_cell("x = 1\n### BEGIN SOLUTION\ny = 2\n### END SOLUTION")
+    nb.cells.append(unmarked)
+    with pytest.raises(ValueError, match="look like solutions"):
+        student_notebook(nb)
+    assert "return m" in answer_key_of([scaffold])
+
+
+def answer_key_of(cells) -> str:
+    import tempfile
+
+    from vae_tf.course.student import answer_key
+
+    with tempfile.TemporaryDirectory() as root:
+        (Path(root) / "notebooks").mkdir()
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell("# 01 · T"), *cells]
+        nbformat.write(nb, Path(root) / "notebooks" / "01_t.ipynb")
+        return answer_key(root)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_nbgrader_regions_carry_nbgraders_metadata_with_unique_ids(path):
+    """A course running nbgrader takes the notebooks as they are: its regions, schema-3 metadata, unique grade ids."""
+    from vae_tf.course.student import BEGIN_SOLUTION, has_solution_regions
+
+    cells = [c for c in _read(path).cells if c.cell_type == "code" and BEGIN_SOLUTION in c.source]
+    assert all(has_solution_regions(c) for c in cells)
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in cells]
+    assert len(ids) == len(set(ids))
+    assert all(c.metadata["nbgrader"]["schema_version"] == 3 for c in cells)
+

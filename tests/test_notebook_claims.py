@@ -382,7 +382,7 @@ def test_the_course_tools_do_load_nbformat():
 # ----------------------------------------------------------------------------- silent checks (issue 34)
 #: Notebooks still stored in the format before issue 34 (one printed line per check); each leaves
 #: this list when it is re-run with the silent checks and its closing summary.
-PRINTED_CHECKS = {"02", "04", "05", "06", "07"}
+PRINTED_CHECKS = {"02", "04", "05", "06"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
@@ -399,3 +399,27 @@ def test_passing_checks_print_nothing_and_the_last_cell_sums_them_up(path):
     assert not printed, f"{path.name}: checks print into the lesson: {printed[:3]}"
     records = _records(nb)
     assert int(summary.split()[0]) == len(records) > 0
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_lesson_cells_hold_no_asserts_and_no_nbval_markers(path):
+    """Issue 34, point 4: what only checks the prose sits in the hidden checks cells."""
+    import ast
+
+    from vae_tf.course.checks import is_checks_cell
+
+    if path.name[:2] in PRINTED_CHECKS:
+        return
+    found = []
+    for i, cell in enumerate(_notebook(path)["cells"]):
+        if cell["cell_type"] != "code" or is_checks_cell(cell):
+            continue
+        source = _source(cell)
+        if "NBVAL_CHECK_OUTPUT" in source:
+            found.append(f"cell {i}: NBVAL_CHECK_OUTPUT")
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        found += [f"cell {i}, line {n.lineno}: assert" for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+    assert not found, f"{path.name}: move these into checks cells (under `if not QUICK:`): {found}"
