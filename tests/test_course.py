@@ -329,18 +329,16 @@ def test_student_edition_check_finds_a_cell_that_needs_a_solution():
                         "code cell 4 is a lesson cell after the first solution ('y = 2')"]
 
 
-def _exercise_cells_of_02():
+def _section_2_of_02():
+    """02's four scaffold cells and the networks cell, in order, and the grader cell."""
+    from vae_tf.course.student import has_solution_regions
+
     cells = _read(ROOT / "notebooks" / "02_mnist_vae_2d.ipynb").cells
-    check = next(c.source for c in cells if c.source.startswith("# Check exercises 6 and 7"))
-    solution = next(c.source for c in cells if is_solution_cell(c) and c.source.startswith("# Exercises 6 and 7"))
-    return check, solution
-
-
-def _notebook_namespace() -> dict:
-    """The names 02's exercise check cell takes from the notebook's first cells."""
-    namespace = {}
-    exec("import numpy as np\nimport tensorflow as tf\nfrom keras import ops\nimport vae_tf", namespace)
-    return namespace
+    start = next(i for i, c in enumerate(cells) if c.source.startswith("# Piece 1"))
+    grader = next(i for i, c in enumerate(cells) if c.source.startswith("# Check section 2"))
+    pieces = [c for c in cells[start:grader] if c.cell_type == "code"]
+    assert sum(has_solution_regions(c) for c in pieces) == 4
+    return pieces, cells[grader].source
 
 
 def _run_check(namespace, check):
@@ -350,26 +348,28 @@ def _run_check(namespace, check):
     return out.getvalue()
 
 
-def test_exercise_check_cell_tells_a_student_what_is_not_written_yet():
-    check, _ = _exercise_cells_of_02()
-    namespace = _notebook_namespace()
-    printed = _run_check(namespace, check)
-    assert "my_kl: not written yet (exercise 6)" in printed
-    assert "my_reparameterize: not written yet (exercise 7)" in printed and "gradients" not in printed
+def _run_section_2(pieces) -> dict:
+    namespace = {}
+    exec("import keras\nimport numpy as np\nimport tensorflow as tf\nfrom keras import ops", namespace)
+    for cell in pieces:
+        exec(cell.source, namespace)
+    return namespace
 
 
-def test_exercise_check_cell_accepts_the_solution_and_names_a_wrong_answer():
-    check, solution = _exercise_cells_of_02()
-    namespace = _notebook_namespace()
-    exec(solution, namespace)
-    printed = _run_check(namespace, check)
-    assert "my_kl: right" in printed and "my_reparameterize: right" in printed
-    assert "gradients reach z_mean and z_log_var through z: True" in printed
-    exec("def my_kl(m, v):\n    return -0.5 * ops.sum(1 + v - ops.square(m) - ops.exp(v), axis=0)", namespace)  # wrong axis
-    exec("def my_reparameterize(m, v, e):\n    return m + ops.exp(v) * e", namespace)  # sigma^2 instead of sigma
-    printed = _run_check(namespace, check)
-    assert "my_kl: output shape (5,), expected (64,)" in printed
-    assert "my_reparameterize: not yet: off by up to" in printed and "gradients" not in printed
+def test_02s_grader_cell_says_not_written_for_the_student_stubs_and_right_for_the_solution():
+    """Issue 34, point 1: the student edition's section 2 runs, its grader says what is not written yet, and
+    the solution is graded right (tests/test_grader.py feeds the grader each mistake)."""
+    from vae_tf.course.student import clear_solution_regions, has_solution_regions
+
+    pieces, grader = _section_2_of_02()
+    solution = _run_section_2(pieces)
+    printed = _run_check(solution, grader)
+    assert printed.count("✓") == 4 and solution["SCRATCH_READY"] is True, printed
+    stubs = [nbformat.v4.new_code_cell(clear_solution_regions(c.source)) if has_solution_regions(c) else c for c in pieces]
+    assert all("raise NotImplementedError()" in c.source for c in stubs if "YOUR CODE HERE" in c.source)
+    student = _run_section_2(stubs)
+    printed = _run_check(student, grader)
+    assert printed.count("…") == 4 and "✓" not in printed and student["SCRATCH_READY"] is False, printed
 
 
 def test_run_stores_a_full_mode_run_without_tensorflow_logs(tmp_path, monkeypatch):
