@@ -479,3 +479,21 @@ def test_nbgrader_regions_carry_nbgraders_metadata_with_unique_ids(path):
     assert len(ids) == len(set(ids))
     assert all(c.metadata["nbgrader"]["schema_version"] == 3 for c in cells)
 
+
+
+# --------------------------------------------------------------------------- the committed student edition (issue 34)
+def test_the_committed_student_edition_is_what_the_generator_writes(tmp_path):
+    """notebooks/student/ is `python -m vae_tf.course student`'s output for the notebooks as they are: no solution,
+    no output, and Colab badges that open the student copy (the badges a student follows)."""
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks", ignore=shutil.ignore_patterns("student", "artifacts"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    written = write_student_edition(None, tmp_path)
+    committed = sorted((ROOT / "notebooks" / "student").glob("*.ipynb"))
+    assert [p.name for p in committed] == [p.name for p in written] == [p.name for p in NOTEBOOKS], \
+        "run `python -m vae_tf.course student` and commit notebooks/student"
+    for fresh in written:
+        stale = (ROOT / "notebooks" / "student" / fresh.name).read_text(encoding="utf-8")
+        assert stale == fresh.read_text(encoding="utf-8"), f"notebooks/student/{fresh.name} is stale: run `python -m vae_tf.course student`"
+    nb = _read(written[0])
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    assert f"blob/{COURSE_BRANCH}/notebooks/student/{written[0].name}" in nb.cells[0].source
