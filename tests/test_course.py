@@ -4,8 +4,6 @@ it; the student edition carries no solution text and still runs."""
 
 import ast
 import builtins
-import contextlib
-import io
 import os
 import re
 import shutil
@@ -22,6 +20,7 @@ from vae_tf.course.cli import main
 from vae_tf.course.execution import without_tf_logs
 from vae_tf.course.project import COURSE_BRANCH, Project, course_notebooks, read_project
 from vae_tf.course.student import answer_key, is_solution_cell, solution_blocks, student_notebook, write_student_edition
+from exercise_cells import exercise_cells, run_cell
 from vae_tf.course.sync import INSTALL_LAST_LINE, install_block, installed_ref, sync
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -341,11 +340,7 @@ def _section_2_of_02():
     return pieces, cells[grader].source
 
 
-def _run_check(namespace, check):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(check, namespace)
-    return out.getvalue()
+_run_check = run_cell
 
 
 def _run_section_2(pieces) -> dict:
@@ -393,9 +388,7 @@ def test_run_stores_a_full_mode_run_without_tensorflow_logs(tmp_path, monkeypatc
 
 
 def _exercise_3_of_07():
-    cells = _read(ROOT / "notebooks" / "07_discrete_latents.ipynb").cells
-    check = next(c.source for c in cells if c.source.startswith("# Check exercise 3"))
-    solution = next(c.source for c in cells if is_solution_cell(c) and c.source.startswith("# Exercise 3"))
+    check, solution = exercise_cells("07_discrete_latents.ipynb", 3)
     namespace = {}
     exec("import numpy as np\nfrom scipy.special import softmax\n"
          "probs10 = softmax(np.array([2.0, 1.0, 0.5, 0.0, -0.5, -1.0, 1.5, 0.2, -2.0, 0.8]))", namespace)

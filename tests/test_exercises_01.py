@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
-import nbformat
 
-from vae_tf.course.student import is_solution_cell, stub_source
+from vae_tf.course.student import stub_source
+
+from exercise_cells import exercise_cells, run_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 SETUP = "import numpy as np\nimport vae_tf\nfrom keras import ops\n" \
@@ -16,17 +15,10 @@ SETUP = "import numpy as np\nimport vae_tf\nfrom keras import ops\n" \
 
 
 def _cells():
-    cells = nbformat.read(ROOT / "notebooks" / "01_theory_and_elbo.ipynb", as_version=4).cells
-    check = next(c.source for c in cells if c.source.startswith("# Check exercise 6"))
-    solution = next(c.source for c in cells if is_solution_cell(c) and c.source.startswith("# Exercise 6"))
-    return check, solution
+    return exercise_cells("01_theory_and_elbo.ipynb", 6)
 
 
-def _run(namespace: dict, source: str) -> str:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(source, namespace)
-    return out.getvalue()
+_run = run_cell
 
 
 def _namespace() -> dict:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-from pathlib import Path
 
-import nbformat
 
-from vae_tf.course.student import is_solution_cell
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "04_digit_conditioned_generation.ipynb"
+from exercise_cells import exercise_cells, run_cell
+
 
 HEADER = "def my_acvae_loss(x, logits, z_mean, z_log_var, y_hat, labels, beta=1.0, w=1.0):\n    n = len(x)\n"
 RECON = "    r = np.sum(np.logaddexp(0.0, l) - xx * l, axis=1)\n"
@@ -24,17 +20,10 @@ def _attempt(recon=RECON, kl=KL, ce=CE, total="    return r + beta * kl + w * ce
 
 
 def _cells():
-    cells = nbformat.read(NOTEBOOK, as_version=4).cells
-    check = next(c.source for c in cells if c.source.startswith("# Check exercise 6"))
-    solution = next(c.source for c in cells if is_solution_cell(c) and c.source.startswith("# Exercise 6"))
-    return check, solution
+    return exercise_cells("04_digit_conditioned_generation.ipynb", 6)
 
 
-def _run(namespace: dict, check: str) -> str:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(check, namespace)
-    return out.getvalue()
+_run = run_cell
 
 
 def _namespace() -> dict:

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-from pathlib import Path
 
-import nbformat
 
-from vae_tf.course.student import is_solution_cell
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "05_evaluation_and_latent_dimensions.ipynb"
+from exercise_cells import exercise_cells, run_cell
+
 
 
 def _cells():
-    cells = nbformat.read(NOTEBOOK, as_version=4).cells
-    check = next(c.source for c in cells if c.source.startswith("# Check exercise 6"))
-    solution = next(c.source for c in cells if is_solution_cell(c) and c.source.startswith("# Exercise 6"))
-    return check, solution
+    return exercise_cells("05_evaluation_and_latent_dimensions.ipynb", 6)
 
 
-def _run(namespace: dict, check: str) -> str:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(check, namespace)
-    return out.getvalue()
+_run = run_cell
 
 
 def _namespace() -> dict:

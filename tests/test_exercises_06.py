@@ -1,31 +1,24 @@
 """Notebook 06's graded exercise 6 (issue 34, point 2): the check cell says, for a student's
 ``my_fitted_gaussian_sample``, that it is missing, right, or which mistake it makes."""
 
-import contextlib
-import io
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from vae_tf.course.student import is_solution_cell, student_notebook
+from vae_tf.course.student import student_notebook
+
+from exercise_cells import exercise_cells, run_cell
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "06_autoencoders_pca_denoising.ipynb"
 
 
 def _cells():
-    """The solution cell and the check cell of exercise 6, as the notebook stores them."""
-    cells = nbformat.read(NOTEBOOK, as_version=4).cells
-    solution = next(c.source for c in cells if is_solution_cell(c) and c.source.startswith("# Exercise 6"))
-    check = next(c.source for c in cells if c.source.startswith("# Check exercise 6"))
+    check, solution = exercise_cells("06_autoencoders_pca_denoising.ipynb", 6)
     return solution, check
 
 
-def _run(namespace: dict, source: str) -> str:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(source, namespace)
-    return out.getvalue()
+_run = run_cell
 
 
 def _namespace() -> dict:
